@@ -1,0 +1,71 @@
+"""What a runtime component is: a name, typed inputs and outputs, and a function over a context."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_mlops.contract import ComponentSpec, join_uri
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    """An output a component wrote, before it is turned into an :class:`ArtifactRef`."""
+
+    uri: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    outputs: dict[str, OutputArtifact]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What the component function sees.
+
+    :param spec: the spec it was launched with.
+    :param output_dir: the execution directory; every output must be written under it.
+    """
+
+    spec: ComponentSpec
+    output_dir: str
+    log: logging.Logger
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.spec.params
+
+    def output_uri(self, *parts: str) -> str:
+        return join_uri(self.output_dir, *parts)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A runtime component, like a TFX component spec plus its executor.
+
+    :param name: the name used on the command line and in artifact paths.
+    :param run: the executor: writes outputs under ``context.output_dir`` and returns them.
+    :param outputs: output names and their artifact types.
+    :param inputs: input names and the artifact type each must have.
+    :param external_fingerprint: for components that read data from outside the artifact store
+        (ingest), a fingerprint of that data, so the cache notices when it changes.
+    """
+
+    name: str
+    run: Callable[[ExecutionContext], ComponentResult]
+    outputs: Mapping[str, str]
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    external_fingerprint: Callable[[ComponentSpec], str] | None = None
+
+    @property
+    def code_version(self) -> str:
+        """A hash of the source of the module that defines the executor: edits invalidate caches."""
+        source = inspect.getsource(inspect.getmodule(self.run))
+        return hashlib.sha256(source.encode()).hexdigest()[:12]

@@ -1,0 +1,210 @@
+"""ingest: read CSV or Parquet from a local path, ``gs://`` or a package, snapshot it as Parquet and
+split it deterministically into train/eval/test.
+
+Parameters (``spec.params``):
+
+- ``source``: a file, a directory or prefix (every ``.csv``/``.parquet`` under it), a glob, or
+  ``package://<package>/<path>`` for data shipped inside an installed package.
+- ``format``: ``csv``, ``parquet`` or ``auto`` (from each file's extension).
+- ``label``: the label column; it must be present.
+- ``split``: ratios by split name, e.g. ``{"train": 0.7, "eval": 0.15, "test": 0.15}``.
+- ``split_key``: columns whose values decide a row's split (default: every column), so the same
+  row always lands in the same split whatever else is in the file.
+
+Output ``examples`` (type ``Examples``): ``<split>.parquet`` per split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from airflow_mlops.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.config.splits import split_ratio_problems
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
+
+DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+HASH_BUCKETS = 10_000
+
+
+def _data_error(message: str, **details: Any) -> ComponentError:
+    return ComponentError(ErrorKind.DATA, message, details)
+
+
+def resolve_source(source: str) -> list[str]:
+    """The data files that ``source`` names, as URIs, sorted; a data error if there are none."""
+    import fsspec
+
+    if source.startswith("package://"):
+        return [_package_file(source)]
+    fs, path = fsspec.core.url_to_fs(source)
+    if any(ch in path for ch in "*?["):
+        paths = fs.glob(path)
+    elif fs.isdir(path):
+        paths = [p for p in fs.find(path) if _suffix(p) in DATA_SUFFIXES]
+    elif fs.exists(path):
+        paths = [path]
+    else:
+        raise _data_error(f"source not found: {source}", source=source)
+    if not paths:
+        raise _data_error(f"no .csv or .parquet files under {source}", source=source)
+    return sorted(fs.unstrip_protocol(p) for p in paths)
+
+
+def _package_file(source: str) -> str:
+    from importlib import resources
+
+    package, _, relative = source.removeprefix("package://").partition("/")
+    try:
+        path = resources.files(package).joinpath(relative)
+    except ModuleNotFoundError:
+        raise ComponentError(
+            ErrorKind.CONFIG, f"source {source}: package {package!r} is not installed in the runtime environment"
+        ) from None
+    if not path.is_file():
+        raise _data_error(f"source not found: {source} (no {relative} in package {package})", source=source)
+    return "file://" + str(path)
+
+
+def _suffix(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def source_fingerprint(spec: ComponentSpec) -> str:
+    """Content hash of every source file, so changed data is a cache miss."""
+    import fsspec
+
+    digest = hashlib.sha256()
+    for uri in resolve_source(spec.params["source"]):
+        fs, path = fsspec.core.url_to_fs(uri)
+        info = fs.info(path)
+        checksum = info.get("md5Hash") or info.get("crc32c")  # object stores keep one; no need to read
+        digest.update(uri.encode())
+        if checksum:
+            digest.update(str(checksum).encode())
+        else:
+            with fs.open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def read_file(uri: str, fmt: str):
+    """One data file as a DataFrame, or a data error that names the file and the problem."""
+    import fsspec
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    if fs.info(path).get("size", 0) == 0:
+        raise _data_error(f"file is empty: {uri}", file=uri)
+    fmt = DATA_SUFFIXES.get(_suffix(uri), "csv") if fmt == "auto" else fmt
+    try:
+        with fs.open(path, "rb") as f:
+            if fmt == "parquet":
+                return pq.read_table(f).to_pandas()
+            return pd.read_csv(f)
+    except pd.errors.EmptyDataError:
+        raise _data_error(f"file is empty (no header, no rows): {uri}", file=uri) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _data_error(f"could not parse {fmt.upper()} file {uri}: {reason}", file=uri, reason=reason) from None
+
+
+def assign_splits(frame, ratios: dict[str, float], key_columns: list[str]):
+    """Split name for every row, from a hash of its key columns' values (stable across runs)."""
+    import numpy as np
+
+    keys = frame[key_columns].astype(str).agg("\x1f".join, axis=1)
+    buckets = np.fromiter(
+        (int.from_bytes(hashlib.md5(k.encode()).digest()[:8], "big") % HASH_BUCKETS for k in keys),
+        dtype=np.int64,
+        count=len(keys),
+    )
+    names = sorted(ratios)  # not dict order: the spec's JSON may reorder keys, the split must not move
+    edges = np.cumsum([ratios[n] for n in names]) * HASH_BUCKETS
+    index = np.minimum(np.searchsorted(edges, buckets, side="right"), len(names) - 1)
+    return np.asarray(names, dtype=object)[index]
+
+
+def _write_parquet(frame, uri: str) -> None:
+    import fsspec
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        # A column mixing strings and numbers (a corrupted numeric column): keep it as text so the
+        # validate step can report it, rather than failing here with an Arrow message.
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        frame = frame.astype({c: "string" for c in mixed})
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    fs, path = fsspec.core.url_to_fs(uri)
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    with fs.open(path, "wb") as f:
+        pq.write_table(table, f)
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    import pandas as pd
+
+    params = ctx.params
+    source, label = params["source"], params["label"]
+    ratios = {name: float(value) for name, value in params["split"].items()}
+    problems = split_ratio_problems(ratios)
+    if problems:
+        raise ComponentError(ErrorKind.CONFIG, "ingest: invalid split ratios: " + "; ".join(problems))
+
+    files = resolve_source(source)
+    ctx.log.info("reading %d file(s) from %s", len(files), source)
+    frames = []
+    for uri in files:
+        frame = read_file(uri, params.get("format", "auto"))
+        if label not in frame.columns:
+            raise _data_error(
+                f"label column {label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}",
+                file=uri,
+                label=label,
+                columns=[str(c) for c in frame.columns],
+            )
+        ctx.log.info("%s: %d rows, %d columns", uri, len(frame), len(frame.columns))
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if data.empty:
+        raise _data_error(f"no rows in {source}: the file(s) have a header but no data", source=source, files=files)
+
+    key_columns = params.get("split_key") or [str(c) for c in data.columns]
+    splits = assign_splits(data, ratios, key_columns)
+    examples_uri = ctx.output_uri("examples")
+    counts: dict[str, int] = {}
+    for name in ratios:
+        part = data[splits == name]
+        counts[name] = int(len(part))
+        _write_parquet(part, f"{examples_uri}/{name}.parquet")
+        ctx.log.info("split %s: %d rows", name, counts[name])
+
+    content_fingerprint = hashlib.sha256(
+        pd.util.hash_pandas_object(data.astype(str), index=False).values.tobytes()
+    ).hexdigest()[:20]
+    properties = {
+        "splits": counts,
+        "rows": int(len(data)),
+        "columns": {str(c): str(t) for c, t in data.dtypes.items()},
+        "label": label,
+        "source": source,
+        "files": files,
+        "content_fingerprint": content_fingerprint,
+    }
+    metrics = {"rows": int(len(data)), **{f"rows_{name}": n for name, n in counts.items()}}
+    return ComponentResult(outputs={"examples": OutputArtifact(uri=examples_uri, properties=properties)}, metrics=metrics)
+
+
+COMPONENT = Component(
+    name="ingest",
+    run=run,
+    outputs={"examples": "Examples"},
+    external_fingerprint=source_fingerprint,
+)

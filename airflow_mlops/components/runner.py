@@ -1,0 +1,127 @@
+"""Runs one component for a spec: input checks, cache lookup, execution, the execution record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.components.base import Component, ExecutionContext
+from airflow_mlops.contract import (
+    ArtifactRef,
+    ComponentError,
+    ComponentSpec,
+    ErrorKind,
+    ExecutionRecord,
+    Status,
+    execution_dir,
+    fingerprint,
+    join_uri,
+    EXECUTION_FILE,
+)
+
+log = logging.getLogger("airflow_mlops.components")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore) -> None:
+    """Every declared input is present, of the right type, and backed by a succeeded execution."""
+    for name, expected_type in component.inputs.items():
+        ref = spec.inputs.get(name)
+        if ref is None:
+            raise ComponentError(ErrorKind.CONFIG, f"{component.name}: missing input {name!r} ({expected_type})")
+        if ref.type != expected_type:
+            raise ComponentError(
+                ErrorKind.CONFIG, f"{component.name}: input {name!r} must be {expected_type}, got {ref.type}"
+            )
+        producer_dir = ref.execution_uri.rsplit("/", 1)[0]
+        if store.succeeded_record(producer_dir) is None:
+            raise ComponentError(
+                ErrorKind.DATA,
+                f"{component.name}: input {name!r} at {ref.uri} has no succeeded execution record "
+                f"({ref.execution_uri}); it may be incomplete. Re-run {ref.producer}.",
+            )
+
+
+def compute_fingerprint(component: Component, spec: ComponentSpec) -> str:
+    params = dict(spec.params)
+    if component.external_fingerprint is not None:
+        params["__external__"] = component.external_fingerprint(spec)
+    return fingerprint(
+        component.name,
+        component.code_version,
+        params,
+        {name: ref.fingerprint for name, ref in spec.inputs.items()},
+    )
+
+
+def run_component(component: Component, spec: ComponentSpec, store: ArtifactStore | None = None) -> ExecutionRecord:
+    """Run ``component`` for ``spec`` unless a succeeded execution with its fingerprint exists.
+
+    :return: the execution record; ``cache_hit`` tells whether the work was reused.
+    """
+    store = store or ArtifactStore()
+    check_inputs(component, spec, store)
+    fp = compute_fingerprint(component, spec)
+    out_dir = execution_dir(spec.artifact_root, spec.pipeline, component.name, fp)
+
+    if spec.cache:
+        cached = store.succeeded_record(out_dir)
+        if cached is not None:
+            log.info("cache hit: %s %s (executed %s, %.1f s)", component.name, fp, cached.ended_at, cached.duration_seconds)
+            return replace(cached, cache_hit=True)
+        log.info("cache miss: %s %s", component.name, fp)
+    else:
+        log.info("cache disabled for this run: executing %s %s", component.name, fp)
+
+    # Whatever is there is a killed run's leftovers or, with the cache off, the execution being
+    # replaced: drop the record first so nobody trusts the directory while it is rewritten.
+    store.remove(join_uri(out_dir, EXECUTION_FILE))
+    store.remove(out_dir)
+
+    started, t0 = _now(), time.monotonic()
+    result = component.run(ExecutionContext(spec=spec, output_dir=out_dir, log=log))
+    missing = set(component.outputs) - set(result.outputs)
+    if missing:
+        raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")
+
+    record_uri = join_uri(out_dir, EXECUTION_FILE)
+    outputs = {
+        name: ArtifactRef(
+            name=name,
+            type=component.outputs[name],
+            uri=artifact.uri,
+            producer=component.name,
+            fingerprint=fp,
+            execution_uri=record_uri,
+            properties=artifact.properties,
+        )
+        for name, artifact in result.outputs.items()
+    }
+    record = ExecutionRecord(
+        component=component.name,
+        pipeline=spec.pipeline,
+        code_version=component.code_version,
+        fingerprint=fp,
+        status=Status.SUCCEEDED,
+        params=spec.params,
+        inputs=spec.inputs,
+        outputs=outputs,
+        metrics=result.metrics,
+        started_at=started,
+        ended_at=_now(),
+        duration_seconds=round(time.monotonic() - t0, 3),
+        host=socket.gethostname(),
+        executor=f"pid {os.getpid()}",
+        run=spec.run,
+    )
+    store.write_record(out_dir, record)
+    log.info("%s succeeded in %.2f s; record %s", component.name, record.duration_seconds, record_uri)
+    return record

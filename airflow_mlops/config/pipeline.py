@@ -1,0 +1,237 @@
+"""Typed loader for ``include/<pipeline>/pipeline.yaml``.
+
+Every problem in a file is reported at once, each with its field path, e.g.::
+
+    invalid pipeline config include/penguin/pipeline.yaml:
+      - data.label: 'kind' is not one of the features or columns ...
+      - features.bill_length_mm: type must be one of categorical, numeric (got 'float')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from airflow_mlops.config.splits import split_ratio_problems
+
+FEATURE_TYPES = ("categorical", "numeric")
+FORMATS = ("auto", "csv", "parquet")
+LAUNCHERS = ("local",)
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
+
+
+class PipelineConfigError(ValueError):
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"invalid pipeline config {path}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How components are launched.
+
+    :param launcher: ``local`` (a subprocess in the runtime environment).
+    :param timeout_minutes: a component still running after this is killed (and retried).
+    :param retries: Airflow retries for infrastructure failures (data errors are never retried).
+    """
+
+    launcher: str = "local"
+    timeout_minutes: int = 60
+    retries: int = 2
+    retry_delay_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name: str
+    config_path: Path
+    project_root: Path
+    source: str
+    label: str
+    features: tuple[FeatureSpec, ...]
+    split: dict[str, float]
+    format: str = "auto"
+    description: str = ""
+    owner: str = "mlops"
+    schedule: str | None = None
+    start_date: date = date(2026, 1, 1)
+    artifact_root: str = DEFAULT_ARTIFACT_ROOT
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+    @property
+    def artifact_root_uri(self) -> str:
+        """``artifact_root`` as a URI; a relative path is taken from the project root."""
+        if "://" in self.artifact_root:
+            return self.artifact_root
+        path = Path(self.artifact_root)
+        return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+class _Reader:
+    """Collects problems while reading a YAML mapping field by field."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def section(self, data: dict, key: str) -> dict:
+        value = data.get(key, {})
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{key}: must be a mapping (got {type(value).__name__})")
+            return {}
+        return value
+
+    def get(self, data: dict, key: str, path: str, types: type | tuple, default: Any = ..., choices=None) -> Any:
+        if key not in data or data[key] is None:
+            if default is ...:
+                self.problems.append(f"{path}: required")
+            return None if default is ... else default
+        value = data[key]
+        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            self.problems.append(f"{path}: must be {_type_names(types)} (got {value!r})")
+            return None if default is ... else default
+        if not isinstance(value, types):
+            self.problems.append(f"{path}: must be {_type_names(types)} (got {value!r})")
+            return None if default is ... else default
+        if choices is not None and value not in choices:
+            self.problems.append(f"{path}: must be one of {', '.join(choices)} (got {value!r})")
+            return None if default is ... else default
+        return value
+
+    def unknown(self, data: dict, allowed: set[str], prefix: str = "") -> None:
+        for key in sorted(set(data) - allowed, key=str):
+            self.problems.append(f"{prefix}{key}: unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _type_names(types: type | tuple) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {str: "a string", int: "an integer", float: "a number", dict: "a mapping", bool: "true or false"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _features(reader: _Reader, raw: Any) -> tuple[FeatureSpec, ...]:
+    if not isinstance(raw, dict) or not raw:
+        reader.problems.append("features: required, a mapping of column name to type (categorical or numeric)")
+        return ()
+    features = []
+    for name, value in raw.items():
+        path = f"features.{name}"
+        if isinstance(value, str):
+            value = {"type": value}
+        if not isinstance(value, dict):
+            reader.problems.append(f"{path}: must be a type name or a mapping with 'type' (got {value!r})")
+            continue
+        reader.unknown(value, {"type", "description"}, f"{path}.")
+        ftype = reader.get(value, "type", f"{path}.type", str, choices=FEATURE_TYPES)
+        description = reader.get(value, "description", f"{path}.description", str, default="")
+        if ftype is not None:
+            features.append(FeatureSpec(str(name), ftype, description))
+    return tuple(features)
+
+
+def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> PipelineConfig:
+    """Build a :class:`PipelineConfig` from parsed YAML, or raise with every problem found."""
+    reader = _Reader()
+    if not isinstance(data, dict):
+        raise PipelineConfigError(config_path, ["the file must contain a mapping at the top level"])
+    reader.unknown(
+        data,
+        {"pipeline", "description", "owner", "schedule", "start_date", "artifact_root", "data", "features", "runtime"},
+    )
+    name = reader.get(data, "pipeline", "pipeline", str)
+    if name is not None and not NAME_PATTERN.match(name):
+        reader.problems.append(f"pipeline: must be lowercase letters, digits and '_' starting with a letter (got {name!r})")
+
+    data_section = reader.section(data, "data")
+    reader.unknown(data_section, {"source", "format", "label", "split"}, "data.")
+    source = reader.get(data_section, "source", "data.source", str)
+    fmt = reader.get(data_section, "format", "data.format", str, default="auto", choices=FORMATS)
+    label = reader.get(data_section, "label", "data.label", str)
+    split = reader.get(data_section, "split", "data.split", dict, default={"train": 0.7, "eval": 0.15, "test": 0.15})
+    reader.problems.extend(f"data.split.{p}" if ":" in p else f"data.split: {p}" for p in split_ratio_problems(split))
+
+    features = _features(reader, data.get("features"))
+    if label is not None and label in {f.name for f in features}:
+        reader.problems.append(f"data.label: {label!r} is also listed under features; the label must not be a feature")
+
+    start = reader.get(data, "start_date", "start_date", (date, str), default=date(2026, 1, 1))
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            reader.problems.append(f"start_date: must be a date like 2026-01-01 (got {start!r})")
+    if isinstance(start, datetime):
+        start = start.date()
+
+    runtime_section = reader.section(data, "runtime")
+    reader.unknown(runtime_section, {"launcher", "timeout_minutes", "retries", "retry_delay_seconds"}, "runtime.")
+    runtime = RuntimeSettings(
+        launcher=reader.get(runtime_section, "launcher", "runtime.launcher", str, default="local", choices=LAUNCHERS),
+        timeout_minutes=reader.get(runtime_section, "timeout_minutes", "runtime.timeout_minutes", int, default=60),
+        retries=reader.get(runtime_section, "retries", "runtime.retries", int, default=2),
+        retry_delay_seconds=reader.get(runtime_section, "retry_delay_seconds", "runtime.retry_delay_seconds", int, default=60),
+    )
+    if runtime.timeout_minutes is not None and runtime.timeout_minutes <= 0:
+        reader.problems.append("runtime.timeout_minutes: must be greater than 0")
+    if runtime.retries is not None and runtime.retries < 0:
+        reader.problems.append("runtime.retries: must be 0 or more")
+
+    config = dict(
+        description=reader.get(data, "description", "description", str, default=""),
+        owner=reader.get(data, "owner", "owner", str, default="mlops"),
+        schedule=reader.get(data, "schedule", "schedule", str, default=None),
+        artifact_root=reader.get(data, "artifact_root", "artifact_root", str, default=DEFAULT_ARTIFACT_ROOT),
+    )
+    if reader.problems:
+        raise PipelineConfigError(config_path, reader.problems)
+    return PipelineConfig(
+        name=name,
+        config_path=config_path,
+        project_root=project_root,
+        source=source,
+        label=label,
+        features=features,
+        split={k: float(v) for k, v in split.items()},
+        format=fmt,
+        start_date=start,
+        runtime=runtime,
+        **config,
+    )
+
+
+def load_pipeline_config(path: str | Path, project_root: str | Path | None = None) -> PipelineConfig:
+    """Load and check a pipeline YAML.
+
+    :param path: the YAML file.
+    :param project_root: what relative paths in it are relative to; by default the directory
+        that holds ``include/`` (``include/<pipeline>/pipeline.yaml`` -> two levels up).
+    """
+    import yaml
+
+    path = Path(path).resolve()
+    root = Path(project_root).resolve() if project_root else path.parent.parent.parent
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PipelineConfigError(path, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PipelineConfigError(path, [f"not valid YAML: {exc}"]) from None
+    return parse_pipeline_config(data, path, root)

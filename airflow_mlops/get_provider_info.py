@@ -1,0 +1,58 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    from airflow_mlops import __version__
+
+    return {
+        "package-name": "airflow-mlops",
+        "name": "MLOps",
+        "description": "Continuous training, validation, serving and monitoring of ML models "
+        "(MLOps level 1-2) on Airflow 3 and Cloud Composer.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "MLOps",
+                "external-doc-url": "https://github.com/airflow-mlops/airflow-mlops#readme",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "MLOps",
+                "python-modules": [
+                    "airflow_mlops.operators.component",
+                    "airflow_mlops.operators.ingest",
+                ],
+            }
+        ],
+        "config": {
+            "mlops": {
+                "description": "Where the ML runtime plane lives and where artifacts go.",
+                "options": {
+                    "runtime_python": {
+                        "description": "Interpreter of the runtime environment used by the local "
+                        "launcher. Default: ``<project>/.venv-runtime/bin/python``. The environment "
+                        "variable ``MLOPS_RUNTIME_PYTHON`` overrides it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/mlops/.venv-runtime/bin/python",
+                        "default": None,
+                    },
+                    "artifact_root": {
+                        "description": "fsspec URI under which every pipeline writes its artifacts "
+                        "(``file://`` or ``gs://``). Overrides ``artifact_root`` of the pipeline "
+                        "YAML. The environment variable ``MLOPS_ARTIFACT_ROOT`` overrides it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "gs://my-bucket/mlops",
+                        "default": None,
+                    },
+                },
+            }
+        },
+    }
