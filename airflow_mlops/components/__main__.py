@@ -65,15 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.component}: {exc.kind.value} error: {exc.message}", file=sys.stderr, flush=True)
         _write_error(store, spec.invocation_uri, exc.report(args.component))
         return EXIT_REJECTED if not exc.kind.retryable else EXIT_CRASHED
-    except (OSError, ConnectionError, TimeoutError) as exc:
-        traceback.print_exc()
-        kind, message = ErrorKind.INFRASTRUCTURE, f"{type(exc).__name__}: {exc}"
     except Exception as exc:
-        traceback.print_exc()
-        kind, message = ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"
-    report = ErrorReport(args.component, kind, message, {"traceback": traceback.format_exc()})
-    _write_error(store, spec.invocation_uri, report)
-    return EXIT_CRASHED
+        # Storage and network trouble may pass on a retry; anything else is a bug or a crash.
+        kind = ErrorKind.INFRASTRUCTURE if isinstance(exc, (OSError, ConnectionError, TimeoutError)) else ErrorKind.INTERNAL
+        trace = traceback.format_exc()
+        print(trace, file=sys.stderr, flush=True)
+        report = ErrorReport(args.component, kind, f"{type(exc).__name__}: {exc}", {"traceback": trace})
+        _write_error(store, spec.invocation_uri, report)
+        return EXIT_CRASHED
 
 
 if __name__ == "__main__":

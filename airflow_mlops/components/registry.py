@@ -1,4 +1,8 @@
-"""Component names -> the modules that define them, imported only when that component runs."""
+"""Component names -> the modules that define them, imported only when that component runs.
+
+Built-in components have short names (``ingest``). A project's own component is named by the
+dotted path of a module that defines ``COMPONENT`` (``my_project.components.score``).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,18 @@ COMPONENT_MODULES: dict[str, str] = {
 
 
 def load_component(name: str) -> Component:
+    module_name = COMPONENT_MODULES.get(name, name)
     try:
-        module_name = COMPONENT_MODULES[name]
-    except KeyError:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not (exc.name and module_name.startswith(exc.name)):
+            raise  # the module exists but one of its own imports is missing: a broken environment
         known = ", ".join(sorted(COMPONENT_MODULES))
-        raise ComponentError(ErrorKind.CONFIG, f"unknown component {name!r}; known components: {known}") from None
-    return importlib.import_module(module_name).COMPONENT
+        raise ComponentError(
+            ErrorKind.CONFIG,
+            f"unknown component {name!r}: not a built-in ({known}) nor an importable module defining COMPONENT",
+        ) from None
+    component = getattr(module, "COMPONENT", None)
+    if not isinstance(component, Component):
+        raise ComponentError(ErrorKind.CONFIG, f"component {name!r}: {module_name} defines no COMPONENT")
+    return component

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME_PYTHON = REPO / ".venv-runtime" / "bin" / "python"
+AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
+
+
+@pytest.fixture
+def artifact_root(tmp_path: Path) -> str:
+    return "file://" + str(tmp_path / "artifacts")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """A gcp-storage-emulator on 127.0.0.1 for the session; yields its URL and sets the env for clients."""
+    exe = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
+    assert exe, "gcp-storage-emulator is not installed in this environment (dev extra)"
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("GCS emulator did not start")
+    url = f"http://127.0.0.1:{port}"
+    saved = {k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT")}
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def gcs_bucket(gcs_emulator, request):
+    """A fresh bucket in the emulator, created with the real google-cloud-storage client."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    name = "b-" + request.node.name.lower().replace("_", "-")[:40] + f"-{os.getpid()}"
+    bucket = client.create_bucket(name)
+    # gcsfs caches listings per instance; a new bucket must not be hidden by an old listing.
+    import fsspec
+
+    fsspec.filesystem("gcs").invalidate_cache()
+    return bucket
