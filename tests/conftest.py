@@ -75,3 +75,22 @@ def gcs_bucket(gcs_emulator, request):
 
     fsspec.filesystem("gcs").invalidate_cache()
     return bucket
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory) -> dict[str, str]:
+    """Environment for Airflow CLI subprocesses: a fresh AIRFLOW_HOME with a migrated SQLite DB,
+    this repo's dags/, and artifacts under a temporary root."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
+        "MLOPS_ARTIFACT_ROOT": "file://" + str(home / "artifacts"),
+    }
+    result = subprocess.run([str(AIRFLOW_BIN), "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return env
