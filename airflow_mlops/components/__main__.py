@@ -44,8 +44,9 @@ def _write_error(store: ArtifactStore, invocation_uri: str, report: ErrorReport)
 
 
 def main(argv: list[str] | None = None) -> int:
+    # No timestamps: every launcher's log (task log, pod log) stamps each line itself.
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+        level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(name)s: %(message)s", force=True
     )
     args = _parse_args(argv)
     store = ArtifactStore()

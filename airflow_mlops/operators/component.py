@@ -48,7 +48,8 @@ def _as_bool(value: bool | str) -> bool:
     raise AirflowFailException(f"cache must be true or false (got {value!r})")
 
 
-def _safe(segment: str) -> str:
+def safe_segment(segment: str) -> str:
+    """A run id or task id as a path segment (``manual__2026-01-01T00:00:00+00:00`` has ':' and '+')."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", segment)
 
 
@@ -127,7 +128,7 @@ class ComponentOperator(BaseOperator):
             invocation_uri=invocation_dir(
                 self.artifact_root,
                 self.pipeline,
-                "/".join(_safe(s) for s in (ti.dag_id, ti.run_id, ti.task_id, f"try-{ti.try_number}")),
+                "/".join(safe_segment(s) for s in (ti.dag_id, ti.run_id, ti.task_id, f"try-{ti.try_number}")),
             ),
             params=self.component_params,
             inputs=self._resolve_inputs(context),
