@@ -21,13 +21,14 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock demo test test-runtime test-control benchmark clean clean-all
+.PHONY: help setup lock demo schema test test-runtime test-control benchmark clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
 	@echo "make test   - build what is missing, run every test"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
+	@echo "make schema - regenerate include/penguin/schema.pbtxt from the data (review, then commit)"
 	@echo "make clean  - remove .mlops/ (artifacts, Airflow home); clean-all also the environments"
 
 $(UV):
@@ -74,6 +75,10 @@ test-control: setup
 
 demo: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo.py
+
+PIPELINE ?= penguin
+schema: setup
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.tools.schema include/$(PIPELINE)/pipeline.yaml
 
 benchmark: setup
 	$(AIRFLOW_VENV)/bin/python benchmarks/launch_overhead.py

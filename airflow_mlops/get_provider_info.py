@@ -27,6 +27,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_mlops.operators.component",
                     "airflow_mlops.operators.ingest",
+                    "airflow_mlops.operators.validation",
+                    "airflow_mlops.operators.transform",
+                    "airflow_mlops.operators.training",
+                    "airflow_mlops.operators.evaluation",
+                    "airflow_mlops.operators.registry",
                 ],
             }
         ],
@@ -50,6 +55,15 @@ def get_provider_info() -> dict[str, Any]:
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "gs://my-bucket/mlops",
+                        "default": None,
+                    },
+                    "tracking_uri": {
+                        "description": "MLflow tracking and registry URI. Overrides ``registry.tracking_uri`` "
+                        "of the pipeline YAML; default ``sqlite:///<project>/.mlops/mlflow.db``. The "
+                        "environment variable ``MLOPS_TRACKING_URI`` overrides it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://mlflow.example.com",
                         "default": None,
                     },
                 },

@@ -8,10 +8,14 @@ upload on object stores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import fsspec
@@ -90,6 +94,28 @@ class ArtifactStore:
         """Every file under ``uri`` (recursively), as URIs, sorted."""
         fs, path = self._fs(uri)
         return sorted(fs.unstrip_protocol(p) for p in fs.find(path))
+
+    def put_dir(self, local_dir: str, uri: str) -> None:
+        """Copy a local directory tree to ``uri`` (replacing what was there)."""
+        fs, path = self._fs(uri)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+        if isinstance(fs, LocalFileSystem):
+            shutil.copytree(local_dir, path)
+        else:
+            fs.put(local_dir.rstrip("/") + "/", path, recursive=True)
+
+    @contextlib.contextmanager
+    def local_dir(self, uri: str) -> Iterator[str]:
+        """A local path with the content of directory ``uri``: the path itself for ``file://``,
+        a temporary download otherwise (libraries such as Keras and TFDV want local paths)."""
+        fs, path = self._fs(uri)
+        if isinstance(fs, LocalFileSystem):
+            yield path
+            return
+        with tempfile.TemporaryDirectory(prefix="mlops-") as tmp:
+            fs.get(path.rstrip("/") + "/", tmp, recursive=True)
+            yield tmp
 
     # -- execution records -------------------------------------------------------------------
 

@@ -32,15 +32,22 @@ class ExecutionContext:
 
     :param spec: the spec it was launched with.
     :param output_dir: the execution directory; every output must be written under it.
+    :param scratch_dir: survives a failed or killed attempt with the same fingerprint and is
+        removed after success: checkpoints that let a retry resume.
     """
 
     spec: ComponentSpec
     output_dir: str
+    scratch_dir: str
     log: logging.Logger
 
     @property
     def params(self) -> dict[str, Any]:
         return self.spec.params
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.spec.settings
 
     def output_uri(self, *parts: str) -> str:
         return join_uri(self.output_dir, *parts)
@@ -54,8 +61,11 @@ class Component:
     :param run: the executor: writes outputs under ``context.output_dir`` and returns them.
     :param outputs: output names and their artifact types.
     :param inputs: input names and the artifact type each must have.
-    :param external_fingerprint: for components that read data from outside the artifact store
-        (ingest), a fingerprint of that data, so the cache notices when it changes.
+    :param external_fingerprint: for components that read state from outside the artifact
+        store (ingest's source data, the registry's champion), a fingerprint of that state, so
+        the cache notices when it changes.
+    :param cacheable: ``False`` for steps whose effect is outside the artifact store (registry
+        updates): they always run, and must be idempotent.
     """
 
     name: str
@@ -63,6 +73,7 @@ class Component:
     outputs: Mapping[str, str]
     inputs: Mapping[str, str] = field(default_factory=dict)
     external_fingerprint: Callable[[ComponentSpec], str] | None = None
+    cacheable: bool = True
 
     @property
     def code_version(self) -> str:

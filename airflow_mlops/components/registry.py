@@ -13,6 +13,12 @@ from airflow_mlops.contract import ComponentError, ErrorKind
 
 COMPONENT_MODULES: dict[str, str] = {
     "ingest": "airflow_mlops.components.ingest",
+    "validate": "airflow_mlops.components.validate",
+    "transform": "airflow_mlops.components.transform",
+    "train": "airflow_mlops.components.train",
+    "evaluate": "airflow_mlops.components.evaluate",
+    "register": "airflow_mlops.components.register",
+    "promote": "airflow_mlops.components.promote",
 }
 
 

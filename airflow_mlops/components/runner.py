@@ -71,8 +71,11 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     check_inputs(component, spec, store)
     fp = compute_fingerprint(component, spec)
     out_dir = execution_dir(spec.artifact_root, spec.pipeline, component.name, fp)
+    scratch = join_uri(spec.artifact_root, spec.pipeline, "_scratch", component.name, fp)
 
-    if spec.cache:
+    if not component.cacheable:
+        log.info("%s always runs (it changes state outside the artifact store): %s", component.name, fp)
+    elif spec.cache:
         cached = store.succeeded_record(out_dir)
         if cached is not None:
             log.info("cache hit: %s %s (executed %s, %.1f s)", component.name, fp, cached.ended_at, cached.duration_seconds)
@@ -87,7 +90,7 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     store.remove(out_dir)
 
     started, t0 = _now(), time.monotonic()
-    result = component.run(ExecutionContext(spec=spec, output_dir=out_dir, log=log))
+    result = component.run(ExecutionContext(spec=spec, output_dir=out_dir, scratch_dir=scratch, log=log))
     missing = set(component.outputs) - set(result.outputs)
     if missing:
         raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")
@@ -123,5 +126,6 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
         run=spec.run,
     )
     store.write_record(out_dir, record)
+    store.remove(scratch)
     log.info("%s succeeded in %.2f s; record %s", component.name, record.duration_seconds, record_uri)
     return record

@@ -54,6 +54,56 @@ class RuntimeSettings:
 
 
 @dataclass(frozen=True)
+class ValidationSettings:
+    """Data validation (TFDV on Beam).
+
+    :param schema: the curated schema, relative to the project root; inferred from the training
+        split and written there on the first run when it does not exist.
+    :param max_missing_fraction: when inferring a schema, a feature may be missing in at most
+        this share of the rows.
+    :param jensen_shannon: drift threshold for numeric features vs the champion's training data.
+    :param l_infinity: drift threshold for categorical features.
+    :param on_drift: ``warn`` (record it, go on) or ``fail`` (stop the run).
+    :param beam_pipeline_args: Beam options, e.g. ``--runner=DataflowRunner --project=... --region=...``.
+    """
+
+    schema: str
+    max_missing_fraction: float = 0.1
+    jensen_shannon: float = 0.3
+    l_infinity: float = 0.3
+    on_drift: str = "warn"
+    beam_pipeline_args: tuple[str, ...] = ("--runner=DirectRunner",)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    hidden_units: tuple[int, ...] = (16, 8)
+    learning_rate: float = 0.01
+    epochs: int = 30
+    batch_size: int = 32
+    seed: int = 42
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """:param min_accuracy: value threshold: the candidate needs at least this test accuracy.
+    :param max_accuracy_drop: change threshold: it may be at most this much below the champion."""
+
+    slices: tuple[str, ...] = ()
+    min_accuracy: float = 0.8
+    max_accuracy_drop: float = 0.02
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """:param tracking_uri: MLflow tracking/registry URI; default a SQLite file under ``.mlops/``."""
+
+    model_name: str
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     name: str
     config_path: Path
@@ -69,6 +119,10 @@ class PipelineConfig:
     start_date: date = date(2026, 1, 1)
     artifact_root: str = DEFAULT_ARTIFACT_ROOT
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    validation: ValidationSettings | None = None
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    registry: RegistrySettings | None = None
 
     @property
     def artifact_root_uri(self) -> str:
@@ -77,6 +131,15 @@ class PipelineConfig:
             return self.artifact_root
         path = Path(self.artifact_root)
         return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    @property
+    def schema_uri(self) -> str:
+        path = Path(self.validation.schema)
+        return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    @property
+    def default_tracking_uri(self) -> str:
+        return f"sqlite:///{self.project_root / '.mlops' / 'mlflow.db'}"
 
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
@@ -145,6 +208,94 @@ def _features(reader: _Reader, raw: Any) -> tuple[FeatureSpec, ...]:
     return tuple(features)
 
 
+NUMBER = (int, float)
+
+
+def _fraction(reader: _Reader, section: dict, key: str, path: str, default: float) -> float:
+    value = reader.get(section, key, path, NUMBER, default=default)
+    if not 0 <= value <= 1:
+        reader.problems.append(f"{path}: must be between 0 and 1 (got {value!r})")
+    return float(value)
+
+
+def _positive(reader: _Reader, section: dict, key: str, path: str, types, default):
+    value = reader.get(section, key, path, types, default=default)
+    if value is not None and value <= 0:
+        reader.problems.append(f"{path}: must be greater than 0 (got {value!r})")
+    return value
+
+
+def _string_list(reader: _Reader, section: dict, key: str, path: str, default: tuple) -> tuple[str, ...]:
+    value = reader.get(section, key, path, list, default=list(default))
+    if not all(isinstance(v, str) for v in value):
+        reader.problems.append(f"{path}: must be a list of strings (got {value!r})")
+        return default
+    return tuple(value)
+
+
+def _validation(reader: _Reader, data: dict, name: str | None) -> ValidationSettings:
+    section = reader.section(data, "validation")
+    reader.unknown(section, {"schema", "max_missing_fraction", "drift", "beam_pipeline_args"}, "validation.")
+    drift = reader.section(section, "drift")
+    reader.unknown(drift, {"jensen_shannon", "l_infinity", "on_drift"}, "validation.drift.")
+    return ValidationSettings(
+        schema=reader.get(section, "schema", "validation.schema", str, default=f"include/{name}/schema.pbtxt"),
+        max_missing_fraction=_fraction(reader, section, "max_missing_fraction", "validation.max_missing_fraction", 0.1),
+        jensen_shannon=_fraction(reader, drift, "jensen_shannon", "validation.drift.jensen_shannon", 0.3),
+        l_infinity=_fraction(reader, drift, "l_infinity", "validation.drift.l_infinity", 0.3),
+        on_drift=reader.get(drift, "on_drift", "validation.drift.on_drift", str, default="warn", choices=("warn", "fail")),
+        beam_pipeline_args=_string_list(
+            reader, section, "beam_pipeline_args", "validation.beam_pipeline_args", ("--runner=DirectRunner",)
+        ),
+    )
+
+
+def _training(reader: _Reader, data: dict) -> TrainingSettings:
+    section = reader.section(data, "training")
+    reader.unknown(section, {"hidden_units", "learning_rate", "epochs", "batch_size", "seed", "gpus"}, "training.")
+    units = reader.get(section, "hidden_units", "training.hidden_units", list, default=[16, 8])
+    if not units or not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+        reader.problems.append(f"training.hidden_units: must be a non-empty list of positive integers (got {units!r})")
+        units = [16, 8]
+    gpus = reader.get(section, "gpus", "training.gpus", int, default=0)
+    if gpus < 0:
+        reader.problems.append("training.gpus: must be 0 or more")
+    return TrainingSettings(
+        hidden_units=tuple(units),
+        learning_rate=float(_positive(reader, section, "learning_rate", "training.learning_rate", NUMBER, 0.01)),
+        epochs=_positive(reader, section, "epochs", "training.epochs", int, 30),
+        batch_size=_positive(reader, section, "batch_size", "training.batch_size", int, 32),
+        seed=reader.get(section, "seed", "training.seed", int, default=42),
+        gpus=gpus,
+    )
+
+
+def _evaluation(reader: _Reader, data: dict, features: tuple[FeatureSpec, ...]) -> EvaluationSettings:
+    section = reader.section(data, "evaluation")
+    reader.unknown(section, {"slices", "thresholds"}, "evaluation.")
+    thresholds = reader.section(section, "thresholds")
+    reader.unknown(thresholds, {"min_accuracy", "max_accuracy_drop"}, "evaluation.thresholds.")
+    slices = _string_list(reader, section, "slices", "evaluation.slices", ())
+    names = {f.name for f in features}
+    for name in slices:
+        if names and name not in names:
+            reader.problems.append(f"evaluation.slices: {name!r} is not one of the features")
+    return EvaluationSettings(
+        slices=slices,
+        min_accuracy=_fraction(reader, thresholds, "min_accuracy", "evaluation.thresholds.min_accuracy", 0.8),
+        max_accuracy_drop=_fraction(reader, thresholds, "max_accuracy_drop", "evaluation.thresholds.max_accuracy_drop", 0.02),
+    )
+
+
+def _registry(reader: _Reader, data: dict, name: str | None) -> RegistrySettings:
+    section = reader.section(data, "registry")
+    reader.unknown(section, {"model_name", "tracking_uri"}, "registry.")
+    return RegistrySettings(
+        model_name=reader.get(section, "model_name", "registry.model_name", str, default=name),
+        tracking_uri=reader.get(section, "tracking_uri", "registry.tracking_uri", str, default=None),
+    )
+
+
 def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> PipelineConfig:
     """Build a :class:`PipelineConfig` from parsed YAML, or raise with every problem found."""
     reader = _Reader()
@@ -152,7 +303,10 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         raise PipelineConfigError(config_path, ["the file must contain a mapping at the top level"])
     reader.unknown(
         data,
-        {"pipeline", "description", "owner", "schedule", "start_date", "artifact_root", "data", "features", "runtime"},
+        {
+            "pipeline", "description", "owner", "schedule", "start_date", "artifact_root", "data", "features",
+            "runtime", "validation", "training", "evaluation", "registry",
+        },
     )
     name = reader.get(data, "pipeline", "pipeline", str)
     if name is not None and not NAME_PATTERN.match(name):
@@ -192,6 +346,12 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
     if runtime.retries is not None and runtime.retries < 0:
         reader.problems.append("runtime.retries: must be 0 or more")
 
+    sections = dict(
+        validation=_validation(reader, data, name),
+        training=_training(reader, data),
+        evaluation=_evaluation(reader, data, features),
+        registry=_registry(reader, data, name),
+    )
     config = dict(
         description=reader.get(data, "description", "description", str, default=""),
         owner=reader.get(data, "owner", "owner", str, default="mlops"),
@@ -211,6 +371,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         format=fmt,
         start_date=start,
         runtime=runtime,
+        **sections,
         **config,
     )
 

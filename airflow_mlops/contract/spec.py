@@ -47,6 +47,9 @@ class ComponentSpec:
         ``error.json`` there.
     :param cache: reuse a succeeded execution with the same fingerprint.
     :param run: the orchestrator run that asked for it.
+    :param settings: how to run rather than what to compute (registry address, Beam runner
+        options): not part of the fingerprint, so moving a registry or switching Beam to
+        Dataflow does not invalidate caches.
     """
 
     component: str
@@ -57,6 +60,7 @@ class ComponentSpec:
     inputs: dict[str, ArtifactRef] = field(default_factory=dict)
     cache: bool = True
     run: RunInfo = field(default_factory=RunInfo)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class ComponentSpec:
             "inputs": {name: ref.to_dict() for name, ref in self.inputs.items()},
             "cache": self.cache,
             "run": self.run.to_dict(),
+            "settings": self.settings,
         }
 
     @classmethod
@@ -81,6 +86,7 @@ class ComponentSpec:
             inputs={name: ArtifactRef.from_dict(ref) for name, ref in (data.get("inputs") or {}).items()},
             cache=bool(data.get("cache", True)),
             run=RunInfo.from_dict(data.get("run")),
+            settings=dict(data.get("settings") or {}),
         )
 
     def to_json(self) -> str:

@@ -1,4 +1,7 @@
-"""The ``<pipeline>_training`` DAG: the continuous-training pipeline of one pipeline config."""
+"""The ``<pipeline>_training`` DAG: the continuous-training pipeline of one pipeline config.
+
+ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register -> promote
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,35 @@ from pathlib import Path
 from airflow.sdk import DAG, Param
 
 from airflow_mlops.config import PipelineConfig, load_pipeline_config
-from airflow_mlops.operators import IngestDataOperator
+from airflow_mlops.operators import (
+    EvaluateModelOperator,
+    IngestDataOperator,
+    PromoteModelOperator,
+    RegisterModelOperator,
+    TrainModelOperator,
+    TransformOperator,
+    ValidateDataOperator,
+)
 
-ARTIFACT_ROOT_ENV = "MLOPS_ARTIFACT_ROOT"
+GPU_POOL = "gpu"
 
 
-def resolve_artifact_root(config: PipelineConfig) -> str:
-    """``$MLOPS_ARTIFACT_ROOT``, else ``[mlops] artifact_root``, else the pipeline YAML's value.
+def machine_setting(env: str, option: str, fallback: str) -> str:
+    """``$<env>``, else the Airflow option ``[mlops] <option>``, else ``fallback`` (the YAML's).
 
     Machine-level settings win so the same YAML runs on a laptop and on Composer.
     """
     from airflow.sdk import conf
 
-    return os.environ.get(ARTIFACT_ROOT_ENV) or conf.get("mlops", "artifact_root", fallback=None) or config.artifact_root_uri
+    return os.environ.get(env) or conf.get("mlops", option, fallback=None) or fallback
+
+
+def resolve_artifact_root(config: PipelineConfig) -> str:
+    return machine_setting("MLOPS_ARTIFACT_ROOT", "artifact_root", config.artifact_root_uri)
+
+
+def resolve_tracking_uri(config: PipelineConfig) -> str:
+    return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
 
 
 def training_dag(config: PipelineConfig | str | Path) -> DAG:
@@ -29,6 +48,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
     if not isinstance(config, PipelineConfig):
         config = load_pipeline_config(config)
     artifact_root = resolve_artifact_root(config)
+    registry = {"tracking_uri": resolve_tracking_uri(config), "model_name": config.registry.model_name}
+    features = {f.name: f.type for f in config.features}
+    beam_args = list(config.validation.beam_pipeline_args)
     timeout = config.runtime.timeout_minutes * 60
     common = dict(
         pipeline=config.name,
@@ -39,6 +61,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         # Airflow's own limit is a backstop a little past the launcher's, which kills cleanly.
         execution_timeout=timedelta(seconds=timeout + 120),
     )
+    training = config.training
     with DAG(
         dag_id=f"{config.name}_training",
         description=config.description or f"Continuous training of {config.name}",
@@ -53,6 +76,8 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             "retry_delay": timedelta(seconds=config.runtime.retry_delay_seconds),
         },
         params={
+            "epochs": Param(training.epochs, type="integer", minimum=1, title="Epochs"),
+            "learning_rate": Param(training.learning_rate, type="number", exclusiveMinimum=0, title="Learning rate"),
             "cache": Param(
                 True,
                 type="boolean",
@@ -60,9 +85,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 description="Reuse the outputs of steps whose inputs, parameters and code are unchanged.",
             ),
         },
-        doc_md=_doc(config, artifact_root),
+        doc_md=_doc(config, artifact_root, registry["tracking_uri"]),
     ) as dag:
-        IngestDataOperator(
+        ingest = IngestDataOperator(
             task_id="ingest",
             source=config.source,
             label=config.label,
@@ -71,15 +96,99 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
             **common,
         )
+        validate = ValidateDataOperator(
+            task_id="validate",
+            examples=ingest.artifact("examples"),
+            features=features,
+            label=config.label,
+            schema_uri=config.schema_uri,
+            max_missing_fraction=config.validation.max_missing_fraction,
+            drift={
+                "jensen_shannon": config.validation.jensen_shannon,
+                "l_infinity": config.validation.l_infinity,
+                "on_drift": config.validation.on_drift,
+            },
+            beam_pipeline_args=beam_args,
+            registry=registry,
+            doc_md="TFDV statistics on Beam; anomalies against the curated schema fail the run; "
+            "drift against the champion's training data warns or fails.",
+            **common,
+        )
+        transform = TransformOperator(
+            task_id="transform",
+            examples=ingest.artifact("examples"),
+            schema=validate.artifact("schema"),
+            features=features,
+            label=config.label,
+            beam_pipeline_args=beam_args,
+            doc_md="Vocabularies and mean/variance over the training split (full pass on Beam).",
+            **common,
+        )
+        train = TrainModelOperator(
+            task_id="train",
+            examples=ingest.artifact("examples"),
+            transform=transform.artifact("transform"),
+            label=config.label,
+            hidden_units=training.hidden_units,
+            learning_rate="{{ params.learning_rate }}",
+            epochs="{{ params.epochs }}",
+            batch_size=training.batch_size,
+            seed=training.seed,
+            registry=registry,
+            pool=GPU_POOL,
+            pool_slots=max(1, training.gpus),
+            doc_md="Keras training with the transform as the model's first layers; resumes from its "
+            "last epoch checkpoint on retry. Runs in the `gpu` pool.",
+            **common,
+        )
+        evaluate = EvaluateModelOperator(
+            task_id="evaluate",
+            examples=ingest.artifact("examples"),
+            model=train.artifact("model"),
+            label=config.label,
+            slices=config.evaluation.slices,
+            thresholds={
+                "min_accuracy": config.evaluation.min_accuracy,
+                "max_accuracy_drop": config.evaluation.max_accuracy_drop,
+            },
+            registry=registry,
+            doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
+            **common,
+        )
+        register = RegisterModelOperator(
+            task_id="register",
+            model=train.artifact("model"),
+            blessing=evaluate.artifact("blessing"),
+            lineage={
+                "evaluation": evaluate.artifact("evaluation"),
+                "examples": ingest.artifact("examples"),
+                "statistics": validate.artifact("statistics"),
+                "schema": validate.artifact("schema"),
+                "transform": transform.artifact("transform"),
+            },
+            registry=registry,
+            doc_md="A blessed model becomes a registry version with lineage tags and alias `challenger`; "
+            "not blessed: skipped, with the reasons.",
+            **common,
+        )
+        PromoteModelOperator(
+            task_id="promote",
+            model_version=register.artifact("model_version"),
+            registry=registry,
+            doc_md="The challenger becomes `champion`; the previous champion keeps alias `previous`.",
+            **common,
+        )
     return dag
 
 
-def _doc(config: PipelineConfig, artifact_root: str) -> str:
+def _doc(config: PipelineConfig, artifact_root: str, tracking_uri: str) -> str:
     features = ", ".join(f"`{f.name}` ({f.type})" for f in config.features)
     return (
         f"### {config.name} training\n\n"
+        "ingest → validate → transform → train → evaluate → register → promote\n\n"
         f"Config: `{config.config_path}`  \n"
         f"Source: `{config.source}`  \n"
         f"Label: `{config.label}`; features: {features}  \n"
-        f"Artifacts: `{artifact_root}/{config.name}/`\n"
+        f"Artifacts: `{artifact_root}/{config.name}/`  \n"
+        f"Registry: `{tracking_uri}`, model `{config.registry.model_name}`\n"
     )

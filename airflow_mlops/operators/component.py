@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -31,10 +31,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ComponentOutput:
-    """An output of an upstream component task, used as an input of a downstream one."""
+    """An output of an upstream component task, used as an input of a downstream one.
+
+    Passing one as an input makes the producing task upstream of the consumer.
+    """
 
     task_id: str
     name: str
+    operator: BaseOperator | None = field(default=None, compare=False, repr=False)
 
 
 def _as_bool(value: bool | str) -> bool:
@@ -46,6 +50,20 @@ def _as_bool(value: bool | str) -> bool:
     if text in ("false", "0", "no", "off", ""):
         return False
     raise AirflowFailException(f"cache must be true or false (got {value!r})")
+
+
+def mlflow_tracking_uri(conn_id: str) -> str:
+    """The MLflow tracking URI an Airflow connection describes."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    uri = (conn.extra_dejson or {}).get("tracking_uri")
+    if uri:
+        return uri
+    if not conn.host:
+        raise AirflowFailException(f"connection {conn_id!r} has neither a host nor an extra 'tracking_uri'")
+    port = f":{conn.port}" if conn.port else ""
+    return f"{conn.schema or 'http'}://{conn.host}{port}"
 
 
 def safe_segment(segment: str) -> str:
@@ -68,7 +86,9 @@ class ComponentOperator(BaseOperator):
     :param component: component name, e.g. ``ingest``.
     :param pipeline: pipeline name (first path segment under the artifact root).
     :param artifact_root: fsspec URI of the artifact root (templated).
-    :param component_params: the component's parameters (templated).
+    :param component_params: the component's parameters (templated); part of the fingerprint.
+    :param component_settings: how to run rather than what to compute, e.g. the registry URI or
+        Beam options (templated); not part of the fingerprint.
     :param inputs: input artifacts by name, from upstream component tasks; those tasks become
         upstream of this one.
     :param cache: reuse a succeeded execution with the same fingerprint (templated, e.g.
@@ -78,10 +98,14 @@ class ComponentOperator(BaseOperator):
     :param project_root: the project directory, to find the default runtime environment.
     :param component_timeout: seconds after which the launcher kills the component.
     :param component_env: extra environment variables for the component process.
+    :param registry: for components that use the model registry: ``{"tracking_uri",
+        "model_name"}`` (templated via ``component_settings``).
+    :param mlflow_conn_id: an Airflow connection to take the MLflow tracking URI from (its
+        extra ``tracking_uri``, else ``<schema or http>://host[:port]``); wins over ``registry``.
     """
 
-    template_fields: Sequence[str] = ("component_params", "artifact_root", "cache")
-    template_fields_renderers = {"component_params": "json"}
+    template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")
+    template_fields_renderers = {"component_params": "json", "component_settings": "json"}
     ui_color = "#d8e8f8"
 
     def __init__(
@@ -91,12 +115,15 @@ class ComponentOperator(BaseOperator):
         pipeline: str,
         artifact_root: str,
         component_params: dict[str, Any] | None = None,
+        component_settings: dict[str, Any] | None = None,
         inputs: Mapping[str, ComponentOutput] | None = None,
         cache: bool | str = True,
         runtime_python: str | None = None,
         project_root: str | None = None,
         component_timeout: float | None = None,
         component_env: Mapping[str, str] | None = None,
+        registry: Mapping[str, Any] | None = None,
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,7 +131,14 @@ class ComponentOperator(BaseOperator):
         self.pipeline = pipeline
         self.artifact_root = artifact_root
         self.component_params = component_params or {}
+        self.component_settings = dict(component_settings or {})
+        if registry is not None:
+            self.component_settings["registry"] = dict(registry)
+        self.mlflow_conn_id = mlflow_conn_id
         self.inputs = dict(inputs or {})
+        for source in self.inputs.values():
+            if source.operator is not None:
+                self.set_upstream(source.operator)
         self.cache = cache
         self.runtime_python = runtime_python
         self.project_root = project_root
@@ -114,13 +148,15 @@ class ComponentOperator(BaseOperator):
 
     def artifact(self, name: str) -> ComponentOutput:
         """Reference to this task's output ``name``, to pass as another component's input."""
-        return ComponentOutput(self.task_id, name)
+        return ComponentOutput(self.task_id, name, self)
 
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
         store = ArtifactStore()
         ti = context["ti"]
+        inputs = self._resolve_inputs(context)
+        self.check_inputs(inputs)
         spec = ComponentSpec(
             component=self.component,
             pipeline=self.pipeline,
@@ -131,7 +167,8 @@ class ComponentOperator(BaseOperator):
                 "/".join(safe_segment(s) for s in (ti.dag_id, ti.run_id, ti.task_id, f"try-{ti.try_number}")),
             ),
             params=self.component_params,
-            inputs=self._resolve_inputs(context),
+            settings=self.settings(context),
+            inputs=inputs,
             cache=_as_bool(self.cache),
             run=RunInfo(
                 dag_id=ti.dag_id,
@@ -154,6 +191,16 @@ class ComponentOperator(BaseOperator):
         )
         outcome = self._launcher.run(self.component, spec_uri, on_line=self._log_component_line)
         return self._result(store, spec, outcome)
+
+    def check_inputs(self, inputs: dict[str, ArtifactRef]) -> None:
+        """Hook: refuse or skip before launching (e.g. a model that is not blessed)."""
+
+    def settings(self, context: Context) -> dict[str, Any]:
+        """The spec's settings, with the registry URI from ``mlflow_conn_id`` when given."""
+        settings = dict(self.component_settings)
+        if self.mlflow_conn_id:
+            settings["registry"] = {**settings.get("registry", {}), "tracking_uri": mlflow_tracking_uri(self.mlflow_conn_id)}
+        return settings
 
     def _log_component_line(self, line: str) -> None:
         self.log.info("[%s] %s", self.component, line)

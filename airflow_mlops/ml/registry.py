@@ -1,0 +1,102 @@
+"""The MLflow tracking store and model registry, as the components use them.
+
+Conventions: one MLflow experiment per pipeline (its artifacts under the artifact root), one MLflow
+run per pipeline run (tagged with the Airflow DAG run), aliases ``champion`` (serves production),
+``challenger`` (the candidate) and ``previous`` (the champion before the last promotion, for
+rollback).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_mlops.contract import ComponentSpec, RunInfo, join_uri
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+RUN_TAG = "airflow.run_id"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """:param tracking_uri: MLflow tracking/registry URI.
+    :param model_name: the registered model.
+    :param experiment: the experiment of the pipeline's runs.
+    :param artifact_location: where that experiment stores run artifacts."""
+
+    tracking_uri: str
+    model_name: str
+    experiment: str
+    artifact_location: str
+
+    @classmethod
+    def from_spec(cls, spec: ComponentSpec) -> Registry:
+        settings = spec.settings.get("registry") or {}
+        return cls(
+            tracking_uri=settings["tracking_uri"],
+            model_name=settings.get("model_name") or spec.pipeline,
+            experiment=spec.pipeline,
+            artifact_location=join_uri(spec.artifact_root, spec.pipeline, "_mlflow"),
+        )
+
+    def client(self):
+        import mlflow
+        from mlflow import MlflowClient
+
+        _quiet_mlflow()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment_id(self, client) -> str:
+        experiment = client.get_experiment_by_name(self.experiment)
+        if experiment is not None:
+            return experiment.experiment_id
+        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+
+    def pipeline_run_id(self, client, run: RunInfo, fallback_key: str) -> str:
+        """The MLflow run of this pipeline run, created by the first component that needs it."""
+        key = run.run_id or fallback_key
+        experiment_id = self.experiment_id(client)
+        found = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{_quote(key)}'", max_results=1)
+        if found:
+            return found[0].info.run_id
+        tags = {RUN_TAG: key, "airflow.dag_id": run.dag_id or "", "airflow.logical_date": run.logical_date or ""}
+        name = f"{run.dag_id or 'pipeline'}/{key}"
+        return client.create_run(experiment_id, tags=tags, run_name=name).info.run_id
+
+    def version(self, client, alias: str):
+        """The model version with ``alias``, or ``None`` (no model yet, or no such alias)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return client.get_model_version_by_alias(self.model_name, alias)
+        except MlflowException:
+            return None
+
+    def version_tags(self, client, alias: str) -> dict[str, Any] | None:
+        version = self.version(client, alias)
+        return None if version is None else {"version": version.version, **version.tags}
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "\\'")
+
+
+def _quiet_mlflow() -> None:
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def champion_fingerprint(spec: ComponentSpec, tag: str | None = None) -> str:
+    """What of the registry's champion a component's result depends on: its version (or one of
+    its tags), qualified by the registry, so a new champion is a cache miss."""
+    registry = Registry.from_spec(spec)
+    tags = registry.version_tags(registry.client(), CHAMPION)
+    if tags is None:
+        return f"{registry.tracking_uri}#no-champion"
+    return f"{registry.tracking_uri}#{tags.get(tag) if tag else tags['version']}"
