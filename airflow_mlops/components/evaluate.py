@@ -162,7 +162,7 @@ def load_champion(registry, client, log):
     tmp = tempfile.mkdtemp(prefix="mlops-champion-")
     local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registry.model_name}/{version.version}", dst_path=tmp)
     log.info("champion: %s version %s", registry.model_name, version.version)
-    return version.version, load_model(f"{local}/model.keras")
+    return str(version.version), load_model(f"{local}/model.keras")
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:

@@ -79,11 +79,12 @@ def _epoch_logger(log, epochs: int, on_epoch):
 
 
 def _resume_epoch(backup_dir: str) -> int | None:
+    """Epochs already finished by an earlier attempt, from Keras' BackupAndRestore metadata."""
     meta = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(meta):
         return None
     with open(meta) as f:
-        return int(json.load(f).get("epoch", -1)) + 1
+        return int(json.load(f)["epoch"])  # Keras stores the number of finished epochs
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
@@ -123,12 +124,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     registry = Registry.from_spec(ctx.spec)
     client = registry.client()
     run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
 
-    client.log_batch(
-        run_id,
-        params=[Param(f"train.{k}", str(params[k])) for k in ("hidden_units", "learning_rate", "epochs", "batch_size", "seed")],
-    )
+    registry.log_params(client, run_id, {f"train.{k}": params[k] for k in ("hidden_units", "learning_rate", "epochs", "batch_size", "seed")})
 
     def on_epoch(epoch: int, logs: dict[str, float]) -> None:
         now = int(time.time() * 1000)

@@ -210,8 +210,36 @@ def rejection_message(anomalies: list[Anomaly]) -> str:
 # -- report ---------------------------------------------------------------------------------------
 
 
+def feature_summary(stats) -> list[tuple]:
+    """One row per column of a split's statistics: type, present, missing %, and numeric
+    mean/std/min/max or categorical unique count and top values."""
+    rows = []
+    dataset = stats.datasets[0]
+    for feature in dataset.features:
+        name = ".".join(feature.path.step) or feature.name
+        if feature.HasField("num_stats"):
+            n = feature.num_stats
+            common = n.common_stats
+            detail = f"mean {n.mean:.4g}, std {n.std_dev:.4g}, min {n.min:.4g}, max {n.max:.4g}"
+        else:
+            t = feature.string_stats
+            common = t.common_stats
+            top = ", ".join(f"{v.value} ({int(v.frequency)})" for v in t.top_values[:5])
+            detail = f"{t.unique} unique; top: {top}"
+        total = common.num_non_missing + common.num_missing
+        missing = 100.0 * common.num_missing / total if total else 0.0
+        rows.append((name, type(feature).Type.Name(feature.type), int(common.num_non_missing), round(missing, 2), detail))
+    return rows
+
+
 def render_report(
-    anomalies: list[Anomaly], drifts: list[Drift], verdict: str, counts: dict[str, int], schema_note: str, baseline: str
+    anomalies: list[Anomaly],
+    drifts: list[Drift],
+    verdict: str,
+    counts: dict[str, int],
+    schema_note: str,
+    baseline: str,
+    train_stats,
 ) -> str:
     sections = [
         f"<p>Verdict: <span class='{'ok' if verdict == 'valid' else 'bad' if verdict == 'invalid' else 'warn'}'>{reports.esc(verdict)}</span></p>",
@@ -231,8 +259,11 @@ def render_report(
             if drifts
             else "<p>No comparison (no champion yet, or it was trained on this very data).</p>"
         ),
+        "<h2>Feature statistics (train)</h2>"
+        + reports.table(["column", "type", "present", "missing %", "distribution"], feature_summary(train_stats)),
         f"<h2>Schema</h2><p>{reports.esc(schema_note)}</p>",
-        "<p>Full statistics: <a href='../statistics/statistics.html'>statistics.html</a></p>",
+        "<p>Interactive statistics (TFDV Facets, needs internet access for its viewer): "
+        "<a href='../statistics/statistics.html'>statistics.html</a></p>",
     ]
     return reports.page("Data validation", sections)
 
@@ -302,7 +333,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         (rejection_message(anomalies) if anomalies else "no schema anomalies") + "\n"
         + (f"drifted columns: {', '.join(drifted)}\n" if drifted else "no drift above thresholds\n"),
     )
-    store.write_text(report_uri, render_report(anomalies, drifts, verdict, counts, schema_note, baseline))
+    store.write_text(report_uri, render_report(anomalies, drifts, verdict, counts, schema_note, baseline, stats[TRAIN]))
     ctx.log.info("validation report: %s", report_uri)
 
     if anomalies:

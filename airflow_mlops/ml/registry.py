@@ -69,6 +69,19 @@ class Registry:
         name = f"{run.dag_id or 'pipeline'}/{key}"
         return client.create_run(experiment_id, tags=tags, run_name=name).info.run_id
 
+    def log_params(self, client, run_id: str, params: dict[str, Any]) -> None:
+        """Log params to the pipeline run; MLflow forbids changing a logged value, so a re-executed
+        step with other values (a cleared task, the cache off) keeps the first and says so."""
+        from mlflow.entities import Param
+
+        logged = client.get_run(run_id).data.params
+        changed = {k: v for k, v in params.items() if k in logged and logged[k] != str(v)}
+        if changed:
+            log.warning("MLflow run %s keeps its first values of %s", run_id, ", ".join(sorted(changed)))
+        new = [Param(k, str(v)) for k, v in params.items() if k not in logged]
+        if new:
+            client.log_batch(run_id, params=new)
+
     def version(self, client, alias: str):
         """The model version with ``alias``, or ``None`` (no model yet, or no such alias)."""
         from mlflow.exceptions import MlflowException
@@ -80,7 +93,7 @@ class Registry:
 
     def version_tags(self, client, alias: str) -> dict[str, Any] | None:
         version = self.version(client, alias)
-        return None if version is None else {"version": version.version, **version.tags}
+        return None if version is None else {"version": str(version.version), **version.tags}
 
 
 def _quote(value: str) -> str:

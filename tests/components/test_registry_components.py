@@ -1,0 +1,50 @@
+"""register and promote against a real MLflow registry (SQLite)."""
+
+from __future__ import annotations
+
+from airflow_mlops.ml.registry import CHALLENGER, CHAMPION, PREVIOUS
+
+
+def test_register_records_lineage_and_promote_sets_the_champion(pipeline, first_run):
+    registry = pipeline.registry()
+    client = registry.client()
+    version = client.get_model_version("penguin", "1")
+    tags = version.tags
+    assert tags["model_fingerprint"] == first_run["train"].fingerprint
+    assert tags["examples_uri"] == first_run["ingest"].outputs["examples"].uri
+    assert tags["statistics_uri"] == first_run["validate"].outputs["statistics"].uri
+    assert tags["schema_uri"] == first_run["validate"].outputs["schema"].uri
+    assert tags["transform_uri"] == first_run["transform"].outputs["transform"].uri
+    assert tags["evaluation_uri"] == first_run["evaluate"].outputs["evaluation"].uri
+    assert tags["dag_id"] == "penguin_training" and tags["run_id"] == "r1"
+    assert str(registry.version(client, CHAMPION).version) == "1"
+    assert registry.version(client, CHALLENGER) is None  # promoted: no longer a challenger
+    assert "promoted_at" in client.get_model_version("penguin", "1").tags
+    # The registry holds the model files themselves.
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(artifact_uri="models:/penguin@champion")
+    assert "model.keras" in __import__("os").listdir(local)
+
+
+def test_registering_the_same_model_again_is_idempotent(pipeline, first_run):
+    again = pipeline.register(first_run, run_id="r2")
+    assert again.metrics == {"version": 1, "already_registered": True}
+    promoted = pipeline.promote(again.outputs["model_version"], run_id="r2")
+    assert promoted.metrics["champion"] == 1
+    assert len(pipeline.registry().client().search_model_versions("name = 'penguin'")) == 1
+
+
+def test_a_new_model_becomes_champion_and_the_old_one_previous(pipeline, first_run):
+    examples = first_run["ingest"].outputs["examples"]
+    other = pipeline.train(examples, first_run["transform"].outputs["transform"], epochs=12, run_id="r3")
+    evaluation = pipeline.evaluate(examples, other.outputs["model"], run_id="r3")
+    records = {**first_run, "train": other, "evaluate": evaluation}
+    registered = pipeline.register(records, run_id="r3")
+    registry = pipeline.registry()
+    client = registry.client()
+    new = str(registered.metrics["version"])
+    assert new != "1" and str(registry.version(client, CHALLENGER).version) == new
+    pipeline.promote(registered.outputs["model_version"], run_id="r3")
+    assert str(registry.version(client, CHAMPION).version) == new
+    assert str(registry.version(client, PREVIOUS).version) == "1"
