@@ -90,7 +90,27 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
         "MLOPS_ARTIFACT_ROOT": "file://" + str(home / "artifacts"),
+        "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
     }
-    result = subprocess.run([str(AIRFLOW_BIN), "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for command in (["db", "migrate"], ["pools", "set", "gpu", "1", "GPUs for training"]):
+        result = subprocess.run([str(AIRFLOW_BIN), *command], env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return env
+
+
+def registry_champion(tracking_uri: str, model: str = "penguin") -> str | None:
+    """The champion's version, asked of MLflow from the runtime environment (the control plane
+    has no MLflow)."""
+    probe = (
+        "import sys\n"
+        "from mlflow import MlflowClient\n"
+        "from mlflow.exceptions import MlflowException\n"
+        "try:\n"
+        f"    print(MlflowClient({tracking_uri!r}).get_model_version_by_alias({model!r}, 'champion').version)\n"
+        "except MlflowException:\n"
+        "    print('none')\n"
+    )
+    out = subprocess.run([str(RUNTIME_PYTHON), "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    value = out.stdout.strip().splitlines()[-1]
+    return None if value == "none" else value

@@ -53,7 +53,8 @@ def _as_bool(value: bool | str) -> bool:
 
 
 def mlflow_tracking_uri(conn_id: str) -> str:
-    """The MLflow tracking URI an Airflow connection describes."""
+    """The MLflow tracking URI an Airflow connection describes: its extra ``tracking_uri``, else
+    ``http(s)://host[:port]``."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
@@ -63,7 +64,9 @@ def mlflow_tracking_uri(conn_id: str) -> str:
     if not conn.host:
         raise AirflowFailException(f"connection {conn_id!r} has neither a host nor an extra 'tracking_uri'")
     port = f":{conn.port}" if conn.port else ""
-    return f"{conn.schema or 'http'}://{conn.host}{port}"
+    # An HTTP connection keeps the scheme in `schema`; one made from a URI, in its type.
+    scheme = next((s for s in (conn.schema, conn.conn_type) if s in ("http", "https")), "http")
+    return f"{scheme}://{conn.host}{port}"
 
 
 def safe_segment(segment: str) -> str:
@@ -101,7 +104,7 @@ class ComponentOperator(BaseOperator):
     :param registry: for components that use the model registry: ``{"tracking_uri",
         "model_name"}`` (templated via ``component_settings``).
     :param mlflow_conn_id: an Airflow connection to take the MLflow tracking URI from (its
-        extra ``tracking_uri``, else ``<schema or http>://host[:port]``); wins over ``registry``.
+        extra ``tracking_uri``, else ``http(s)://host[:port]``); wins over ``registry``.
     """
 
     template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")

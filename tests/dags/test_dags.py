@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_BIN, REPO
+from conftest import AIRFLOW_BIN, REPO, RUNTIME_PYTHON, registry_champion
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ["tensorflow", "tensorflow_data_validation", "apache_beam", "evidently", "bentoml", "mlflow", "pandas", "keras", "pyarrow"]
@@ -61,58 +62,135 @@ def test_penguin_training_structure():
     bag = DagBag(dag_folder=str(REPO / "dags" / "penguin_training.py"))
     dag = bag.dags["penguin_training"]
     assert dag.schedule == "@weekly"
-    assert [t.task_id for t in dag.tasks] == ["ingest"]
-    assert dag.params["cache"] is True
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["ingest", "validate", "transform", "train", "evaluate", "register", "promote"]
+    assert set(dag.params) == {"cache", "epochs", "learning_rate"}
+    assert dag.params["cache"] is True and dag.params["epochs"] == 20
+    train = dag.get_task("train")
+    assert (train.pool, train.pool_slots) == ("gpu", 1)
+    assert train.component_params["epochs"] == "{{ params.epochs }}"
+    assert dag.get_task("register").upstream_task_ids == {"ingest", "validate", "transform", "train", "evaluate"}
+    for task in dag.tasks:
+        assert task.retries == 2 and task.doc_md
     ingest = dag.get_task("ingest")
     assert ingest.component_params["source"] == "package://palmerpenguins/data/penguins.csv"
-    assert ingest.retries == 2
 
 
 def _dags_test(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(AIRFLOW_BIN), "dags", "test", *args], env=env, capture_output=True, text=True, timeout=900, cwd=REPO
+        [str(AIRFLOW_BIN), "dags", "test", *args], env=env, capture_output=True, text=True, timeout=1200, cwd=REPO
     )
 
 
-def test_airflow_dags_test_penguin_training_writes_the_snapshot(airflow_env):
-    root = Path(airflow_env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+@pytest.fixture(scope="module")
+def two_training_runs(airflow_env):
+    """`airflow dags test penguin_training` twice on unchanged data (a fresh home and registry)."""
     first = _dags_test(airflow_env, "penguin_training", "2026-01-05")
-    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
-    log = first.stdout + first.stderr
-    assert "state=success" in log
-    assert "cache miss: ingest" in log
-
-    records = list((root / "penguin" / "ingest").glob("*/execution.json"))
-    assert len(records) == 1
-    record = json.loads(records[0].read_text())
-    assert record["status"] == "succeeded" and record["metrics"]["rows"] == 344
-    assert record["run"]["dag_id"] == "penguin_training"
-    examples = Path(record["outputs"]["examples"]["uri"].removeprefix("file://"))
-    assert sorted(p.name for p in examples.iterdir()) == ["eval.parquet", "test.parquet", "train.parquet"]
-
     second = _dags_test(airflow_env, "penguin_training", "2026-01-12")
-    assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
-    assert "cache hit: ingest" in second.stdout + second.stderr
+    return first, second
 
 
-def test_bad_source_fails_the_run_with_the_components_message(airflow_env, tmp_path):
-    """A DAG of another pipeline config whose source file is empty: the task fails at once,
-    without retries, and the message names the file."""
+def test_the_first_run_trains_registers_and_promotes(airflow_env, two_training_runs):
+    first, _ = two_training_runs
+    log = first.stdout + first.stderr
+    assert first.returncode == 0, log[-6000:]
+    assert "state=success" in log
+    for step in ("ingest", "validate", "transform", "train", "evaluate"):
+        assert f"cache miss: {step}" in log
+    assert "no champion in the registry yet" in log
+    assert "BLESSED: all checks passed" in log
+    assert "registered penguin version 1" in log
+    assert "champion: version 1 (previous: none)" in log
+
+    root = Path(airflow_env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    records = {p.parent.parent.name: json.loads(p.read_text()) for p in root.glob("penguin/*/*/execution.json")}
+    assert set(records) == {"ingest", "validate", "transform", "train", "evaluate", "register", "promote"}
+    assert all(r["status"] == "succeeded" and r["run"]["dag_id"] == "penguin_training" for r in records.values())
+    assert records["ingest"]["metrics"]["rows"] == 344
+    examples = Path(records["ingest"]["outputs"]["examples"]["uri"].removeprefix("file://"))
+    assert sorted(p.name for p in examples.iterdir()) == ["eval.parquet", "test.parquet", "train.parquet"]
+    model = Path(records["train"]["outputs"]["model"]["uri"].removeprefix("file://"))
+    assert (model / "model.keras").exists() and (model / "training_curves.png").exists()
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def test_the_second_run_reuses_the_cache_and_compares_with_the_champion(airflow_env, two_training_runs):
+    _, second = two_training_runs
+    log = second.stdout + second.stderr
+    assert second.returncode == 0, log[-6000:]
+    for step in ("ingest", "validate", "transform", "train"):
+        assert f"cache hit: {step}" in log
+    assert "cache miss: evaluate" in log  # a champion exists now: evaluate again, against it
+    assert "champion version 1: accuracy" in log
+    assert "vs champion version 1" in log
+    assert "this model (fingerprint" in log and "is already version 1" in log
+    assert "version 1 is already the champion" in log
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def _corrupted_penguins(path: Path) -> None:
+    source = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
+    with source.open() as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):
+        del row["body_mass_g"]  # a column missing
+        if i % 5 == 0:
+            row["bill_length_mm"] = "forty-two"  # a string in a numeric column
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_corrupted_data_fails_at_validate_and_the_champion_stays(airflow_env, two_training_runs, tmp_path):
+    """The same pipeline on a corrupted file: the run fails at validate, at once (no retries),
+    with a summary a data scientist can act on; nothing is trained; the champion is unchanged."""
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
     project = tmp_path / "project"
     (project / "include" / "broken").mkdir(parents=True)
     (project / "dags").mkdir()
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
+    corrupted = tmp_path / "penguins-corrupted.csv"
+    _corrupted_penguins(corrupted)
     config = (REPO / "include" / "penguin" / "pipeline.yaml").read_text()
-    config = config.replace("pipeline: penguin", "pipeline: broken").replace(
-        "package://palmerpenguins/data/penguins.csv", str(empty)
+    config = (
+        config.replace("pipeline: penguin", "pipeline: broken")
+        .replace("package://palmerpenguins/data/penguins.csv", str(corrupted))
+        .replace("schema: include/penguin/schema.pbtxt", f"schema: {REPO / 'include' / 'penguin' / 'schema.pbtxt'}")
     )
+    assert "model_name: penguin" in config  # the same registered model as the penguin pipeline
     (project / "include" / "broken" / "pipeline.yaml").write_text(config)
     (project / "dags" / "broken_training.py").write_text(
         (REPO / "dags" / "penguin_training.py").read_text().replace('"penguin"', '"broken"')
     )
     env = {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    result = _dags_test(env, "broken_training", "2026-01-05")
+    result = _dags_test(env, "broken_training", "2026-01-19")
+    log = result.stdout + result.stderr
+    assert "validate failed (data error): data validation failed: 2 anomalies:" in log, log[-6000:]
+    assert "column 'bill_length_mm' (eval, test, train): Unexpected data type" in log
+    assert "column 'body_mass_g' (eval, test, train): Column dropped" in log
+    assert "state=failed" in log
+    assert "up_for_retry" not in log.lower()
+    assert "cache miss: train" not in log and "[train]" not in log
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def test_bad_source_fails_the_run_with_the_components_message(airflow_env, tmp_path):
+    """An empty source file: ingest fails at once, without retries, naming the file."""
+    project = tmp_path / "project"
+    (project / "include" / "empty").mkdir(parents=True)
+    (project / "dags").mkdir()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    config = (REPO / "include" / "penguin" / "pipeline.yaml").read_text()
+    config = config.replace("pipeline: penguin", "pipeline: empty").replace(
+        "package://palmerpenguins/data/penguins.csv", str(empty)
+    )
+    (project / "include" / "empty" / "pipeline.yaml").write_text(config)
+    (project / "dags" / "empty_training.py").write_text(
+        (REPO / "dags" / "penguin_training.py").read_text().replace('"penguin"', '"empty"')
+    )
+    env = {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
+    result = _dags_test(env, "empty_training", "2026-01-05")
     log = result.stdout + result.stderr
     assert f"ingest failed (data error): file is empty: file://{empty}" in log
     assert "state=failed" in log

@@ -176,3 +176,56 @@ def test_template_fields_are_tuples_of_existing_attributes():
     assert isinstance(IngestDataOperator.template_fields, tuple)
     for name in IngestDataOperator.template_fields:
         assert hasattr(op, name)
+
+
+def blessing_ref(blessed: bool) -> dict:
+    reasons = ["all checks passed"] if blessed else ["test accuracy 0.8000 < minimum 0.9000"]
+    return ArtifactRef("blessing", "ModelBlessing", "file:///b", "evaluate", "f2", "file:///b/execution.json", {"blessed": blessed, "reasons": reasons}).to_dict()
+
+
+def register_operator(python: str, root: str):
+    from airflow_mlops.operators import RegisterModelOperator
+
+    return RegisterModelOperator(
+        task_id="register",
+        pipeline="penguin",
+        artifact_root=root,
+        runtime_python=python,
+        model=ComponentOutput("train", "model"),
+        blessing=ComponentOutput("evaluate", "blessing"),
+        lineage={},
+        registry={"tracking_uri": "sqlite:///x.db", "model_name": "penguin"},
+    )
+
+
+def test_register_is_skipped_with_the_reasons_when_not_blessed(stand_in, artifact_root):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    xcoms = {"train": {"outputs": {"model": REF.to_dict()}}, "evaluate": {"outputs": {"blessing": blessing_ref(False)}}}
+    with pytest.raises(AirflowSkipException, match="not blessed, not registered: test accuracy 0.8000 < minimum 0.9000"):
+        register_operator(stand_in(result=record()), artifact_root).execute(context(xcoms))
+    assert not ArtifactStore().exists(artifact_root)  # skipped before anything was launched
+
+
+def test_register_runs_when_blessed_with_the_registry_settings(stand_in, artifact_root):
+    xcoms = {"train": {"outputs": {"model": REF.to_dict()}}, "evaluate": {"outputs": {"blessing": blessing_ref(True)}}}
+    register_operator(stand_in(result=record()), artifact_root).execute(context(xcoms))
+    (spec_file,) = [f for f in ArtifactStore().list_files(artifact_root) if f.endswith("spec.json")]
+    spec = ComponentSpec.from_json(ArtifactStore().read_text(spec_file))
+    assert spec.settings["registry"] == {"tracking_uri": "sqlite:///x.db", "model_name": "penguin"}
+    assert spec.params == {}  # registry settings are not part of the fingerprint
+
+
+@pytest.mark.parametrize(
+    "conn_uri, expected",
+    [
+        ("http://mlflow.internal:5000", "http://mlflow.internal:5000"),
+        ("https://mlflow.example.com", "https://mlflow.example.com"),
+        ('{"conn_type": "generic", "extra": {"tracking_uri": "databricks://profile"}}', "databricks://profile"),
+    ],
+)
+def test_mlflow_connection_gives_the_tracking_uri(stand_in, artifact_root, monkeypatch, conn_uri, expected):
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", conn_uri)
+    from airflow_mlops.operators.component import mlflow_tracking_uri
+
+    assert mlflow_tracking_uri("mlflow_default") == expected
