@@ -21,7 +21,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock demo schema test test-runtime test-control benchmark clean clean-all
+.PHONY: help setup lock demo schema test test-runtime test-control benchmark benchmark-pipeline clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
@@ -82,6 +82,9 @@ schema: setup
 
 benchmark: setup
 	$(AIRFLOW_VENV)/bin/python benchmarks/launch_overhead.py
+
+benchmark-pipeline: setup
+	$(AIRFLOW_VENV)/bin/python benchmarks/pipeline_e2e.py
 
 clean:
 	rm -rf .mlops

@@ -1,93 +1,105 @@
-"""`make demo`: run the penguin training DAG on the embedded default and show what it produced.
+"""`make demo`: run the penguin training DAG twice on the embedded default and summarise.
 
-Runs in the Airflow environment (.venv) with the Makefile's AIRFLOW_HOME (.mlops/airflow).
+The first run trains, evaluates, registers and promotes a model; the second, on unchanged data,
+reuses the cached steps and evaluates the model against the champion. Runs in the Airflow
+environment (.venv) with the Makefile's AIRFLOW_HOME (.mlops/airflow).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import sys
-import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from dag_runs import airflow, dag_test, step_runs
+
 REPO = Path(__file__).resolve().parents[1]
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
 CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
 DAG_ID = "penguin_training"
-# structlog's "<time> [info     ] " prefix and " [logger] loc=file.py:N" suffix around a task-log line
-LOG_PREFIX = re.compile(r"^\S+ \[\w+\s*\] ")
-LOG_SUFFIX = re.compile(r"\s+\[[\w.]+\]\s+loc=\S+\s*$")
+# What the components say that is worth watching live; the full log is kept in a file.
+LIVE = re.compile(
+    r"\] \[\w+\] INFO airflow_mlops\.components: (cache (hit|miss)|blessing|registered|this model|version \d+ is already"
+    r"|champion: version|drift |validation report)|failed \(|DagRun Finished"
+)
 
 
 def step(message: str) -> None:
     print(f"\n== {message}", flush=True)
 
 
-def airflow(*args: str, log: Path | None = None) -> tuple[int, str | None]:
-    """Run an Airflow CLI command; with ``log``, keep its output there and show the key lines."""
-    if log is None:
-        code = subprocess.run([AIRFLOW, *args], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT).returncode
-        return code, None
-    run_id = None
-    with log.open("w") as out:
-        proc = subprocess.Popen([AIRFLOW, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            out.write(line)
-            if "DagRun Finished" in line:
-                run_id = re.search(r"run_id=([^,]+),", line).group(1)
-            # The components' own lines and the failures are what a user wants to see live.
-            if re.search(r"\] \[\w+\] |failed \(|DagRun Finished", line):
-                print("   " + LOG_SUFFIX.sub("", LOG_PREFIX.sub("", line.rstrip()))[:200], flush=True)
-        return proc.wait(), run_id
+def run_training(logical_date: str, logs: Path, root: str, pipeline: str) -> str | None:
+    from airflow_mlops.operators.component import safe_segment
+
+    log = logs / f"{DAG_ID}-{safe_segment(logical_date)}.log"
+    step(f"airflow dags test {DAG_ID} {logical_date}   (full log: {log.relative_to(REPO)})")
+    run_id, state, seconds = dag_test(DAG_ID, logical_date, log, live=LIVE)
+    print(f"   finished in {seconds:.0f} s: {state}")
+    if run_id is None or state != "success":
+        return None
+    print(f"\n   {'step':<10} {'state':<9} {'time':>6}  {'cache':<5}  figures")
+    for run in step_runs(DAG_ID, run_id, root, pipeline):
+        seconds = f"{run.task_seconds:.1f}s" if run.task_seconds is not None else "-"
+        print(f"   {run.task_id:<10} {run.state or '-':<9} {seconds:>6}  {run.cache:<5}  {figures(run.task_id, run.record)}")
+    return run_id
+
+
+def figures(task_id: str, record: dict | None) -> str:
+    if record is None:
+        return ""
+    m, outputs = record["metrics"], record["outputs"]
+    if task_id == "ingest":
+        return f"{m['rows']} rows (train {m['rows_train']}, eval {m['rows_eval']}, test {m['rows_test']})"
+    if task_id == "validate":
+        return f"verdict {m['verdict']}, {m['anomalies']} anomalies, {m['drifted_columns']} drifted columns"
+    if task_id == "transform":
+        return f"{m['features']} features, {m['classes']} classes"
+    if task_id == "train":
+        return f"{m['epochs_run']} epochs, accuracy {m['accuracy']:.3f}, eval accuracy {m.get('val_accuracy', float('nan')):.3f}"
+    if task_id == "evaluate":
+        blessing = outputs["blessing"]["properties"]
+        champion = f", champion {m['champion_accuracy']:.3f}" if m["champion_accuracy"] is not None else ", no champion yet"
+        return f"test accuracy {m['accuracy']:.3f}{champion}; {'BLESSED' if blessing['blessed'] else 'not blessed: ' + '; '.join(blessing['reasons'])}"
+    if task_id == "register":
+        return f"version {m['version']}" + (" (already registered)" if m["already_registered"] else " (new)")
+    if task_id == "promote":
+        return f"champion: version {m['champion']} (previous: {m['previous'] or 'none'})"
+    return ""
 
 
 def main() -> int:
     from airflow_mlops.config import load_pipeline_config
-    from airflow_mlops.operators.component import safe_segment
-    from airflow_mlops.factory.training import resolve_artifact_root
+    from airflow_mlops.factory.training import resolve_artifact_root, resolve_tracking_uri
 
     config = load_pipeline_config(CONFIG)
     root = resolve_artifact_root(config)
-    home = Path(os.environ["AIRFLOW_HOME"])
     logs = REPO / ".mlops" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
 
-    step(f"Airflow home {home} (SQLite); migrating the metadata database")
-    if airflow("db", "migrate")[0] != 0:
-        print("airflow db migrate failed; run it by hand to see why", file=sys.stderr)
+    step(f"Airflow home {os.environ['AIRFLOW_HOME']} (SQLite): migrate, create the `gpu` pool")
+    for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training (slots = GPUs)")):
+        if airflow(*command)[0] != 0:
+            print(f"airflow {' '.join(command)} failed; run it by hand to see why", file=sys.stderr)
+            return 1
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    first = run_training((now - timedelta(minutes=1)).isoformat(), logs, root, config.name)
+    second = run_training(now.isoformat(), logs, root, config.name) if first else None
+    if not (first and second):
         return 1
 
-    logical_date = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    log = logs / f"{DAG_ID}-{logical_date.replace(':', '')}.log"
-    step(f"airflow dags test {DAG_ID} {logical_date}  (full log: {log.relative_to(REPO)})")
-    start = time.monotonic()
-    code, run_id = airflow("dags", "test", DAG_ID, logical_date, log=log)
-    print(f"   finished in {time.monotonic() - start:.1f} s with exit code {code}")
-    if code != 0:
-        return code
-
-    step("What the run produced")
-    # Each task's result.json is the execution record it used, with cache_hit set for this run.
-    run_dir = Path(root.removeprefix("file://"), config.name, "_invocations", DAG_ID, safe_segment(run_id or ""))
-    for result in sorted(run_dir.glob("*/try-*/result.json"), key=lambda p: p.stat().st_mtime):
-        record = json.loads(result.read_text())
-        how = (
-            f"cache hit: reused the execution of {record['ended_at']} (run {record['run']['run_id']})"
-            if record["cache_hit"]
-            else f"executed in {record['duration_seconds']:.2f} s"
-        )
-        print(f"   {record['component']}: {how}; fingerprint {record['fingerprint']}")
-        for name, ref in record["outputs"].items():
-            print(f"     output {name} ({ref['type']}): {ref['uri']}")
-            if "splits" in ref["properties"]:
-                splits = ", ".join(f"{k} {v}" for k, v in ref["properties"]["splits"].items())
-                print(f"     rows: {ref['properties']['rows']} ({splits})")
-    print(f"\nArtifacts are under {root}/{config.name}/")
-    print("Run `make demo` again: the ingest step is then a cache hit (see 'cache hit' in the log).")
+    step("Where to look")
+    base = Path(root.removeprefix("file://"), config.name)
+    newest = lambda pattern: max(base.glob(pattern), key=lambda p: p.stat().st_mtime, default=None)  # noqa: E731
+    for label, pattern in (
+        ("validation report", "validate/*/anomalies/report.html"),
+        ("training curves", "train/*/model/training_curves.png"),
+        ("evaluation report", "evaluate/*/evaluation/report.html"),
+    ):
+        print(f"   {label:<18} {newest(pattern)}")
+    print(f"   {'artifacts':<18} {root}/{config.name}/")
+    print(f"   {'MLflow registry':<18} {resolve_tracking_uri(config)}  (model '{config.registry.model_name}')")
     return 0
 
 

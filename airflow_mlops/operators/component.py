@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from airflow_mlops.contract import (
     join_uri,
 )
 from airflow_mlops.launchers import LaunchOutcome, LocalLauncher, resolve_runtime_python
+
+#: How the component process ended (exit code, wall time), next to its spec: for debugging and benchmarks.
+LAUNCH_FILE = "launch.json"
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -221,6 +225,7 @@ class ComponentOperator(BaseOperator):
         return inputs
 
     def _result(self, store: ArtifactStore, spec: ComponentSpec, outcome: LaunchOutcome) -> dict[str, Any]:
+        store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
         error_uri = join_uri(spec.invocation_uri, ERROR_FILE)
         if outcome.returncode != 0 and store.exists(error_uri):
             report = ErrorReport.from_dict(store.read_json(error_uri))
