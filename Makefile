@@ -38,23 +38,23 @@ $(UV):
 setup: $(AIRFLOW_VENV)/.installed $(RUNTIME_VENV)/.installed
 
 # An environment is synced to exactly its lock file, and only when the lock (or pyproject) changed.
-$(AIRFLOW_VENV)/.installed: requirements/airflow.lock.txt pyproject.toml | $(UV)
-	@echo ">> building $(AIRFLOW_VENV) (control plane)"; start=$$(date +%s); \
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(AIRFLOW_VENV) && \
-	VIRTUAL_ENV=$(AIRFLOW_VENV) $(UV) pip sync --quiet --compile-bytecode requirements/airflow.lock.txt && \
-	VIRTUAL_ENV=$(AIRFLOW_VENV) $(UV) pip install --quiet --no-deps -e . && \
-	echo ">> $(AIRFLOW_VENV) ready in $$(( $$(date +%s) - start )) s"
-	@touch $@
-
 # Bytecode is compiled at install time: without it every component process recompiles
 # TensorFlow's imports (30 s instead of 8-10 s) because PYTHONDONTWRITEBYTECODE is set here.
+# $(call build-venv,<venv>,<lock>,<what>)
+define build-venv
+	@echo ">> building $(1) ($(3))"; start=$$(date +%s); \
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(1) && \
+	VIRTUAL_ENV=$(1) $(UV) pip sync --quiet --compile-bytecode $(2) && \
+	VIRTUAL_ENV=$(1) $(UV) pip install --quiet --no-deps -e . && \
+	echo ">> $(1) ready in $$(( $$(date +%s) - start )) s"
+	@touch $(1)/.installed
+endef
+
+$(AIRFLOW_VENV)/.installed: requirements/airflow.lock.txt pyproject.toml | $(UV)
+	$(call build-venv,$(AIRFLOW_VENV),requirements/airflow.lock.txt,control plane)
+
 $(RUNTIME_VENV)/.installed: requirements/runtime.lock.txt pyproject.toml | $(UV)
-	@echo ">> building $(RUNTIME_VENV) (runtime plane)"; start=$$(date +%s); \
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(RUNTIME_VENV) && \
-	VIRTUAL_ENV=$(RUNTIME_VENV) $(UV) pip sync --quiet --compile-bytecode requirements/runtime.lock.txt && \
-	VIRTUAL_ENV=$(RUNTIME_VENV) $(UV) pip install --quiet --no-deps -e . && \
-	echo ">> $(RUNTIME_VENV) ready in $$(( $$(date +%s) - start )) s"
-	@touch $@
+	$(call build-venv,$(RUNTIME_VENV),requirements/runtime.lock.txt,runtime plane)
 
 lock: | $(UV)
 	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml --extra airflow --extra google --extra kubernetes --extra dev -o requirements/airflow.lock.txt

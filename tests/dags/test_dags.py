@@ -142,28 +142,33 @@ def _corrupted_penguins(path: Path) -> None:
         writer.writerows(rows)
 
 
+def pipeline_variant(tmp_path: Path, env: dict, name: str, source: Path) -> dict:
+    """A copy of the penguin pipeline named ``name`` reading ``source``, with its own DAG folder;
+    it shares the penguin schema and registered model. Returns the environment to run it in."""
+    project = tmp_path / "project"
+    (project / "include" / name).mkdir(parents=True)
+    (project / "dags").mkdir()
+    config = (REPO / "include" / "penguin" / "pipeline.yaml").read_text()
+    config = (
+        config.replace("pipeline: penguin", f"pipeline: {name}")
+        .replace("package://palmerpenguins/data/penguins.csv", str(source))
+        .replace("schema: include/penguin/schema.pbtxt", f"schema: {REPO / 'include' / 'penguin' / 'schema.pbtxt'}")
+    )
+    assert "model_name: penguin" in config
+    (project / "include" / name / "pipeline.yaml").write_text(config)
+    (project / "dags" / f"{name}_training.py").write_text(
+        (REPO / "dags" / "penguin_training.py").read_text().replace('"penguin"', f'"{name}"')
+    )
+    return {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
+
+
 def test_corrupted_data_fails_at_validate_and_the_champion_stays(airflow_env, two_training_runs, tmp_path):
     """The same pipeline on a corrupted file: the run fails at validate, at once (no retries),
     with a summary a data scientist can act on; nothing is trained; the champion is unchanged."""
     assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
-    project = tmp_path / "project"
-    (project / "include" / "broken").mkdir(parents=True)
-    (project / "dags").mkdir()
     corrupted = tmp_path / "penguins-corrupted.csv"
     _corrupted_penguins(corrupted)
-    config = (REPO / "include" / "penguin" / "pipeline.yaml").read_text()
-    config = (
-        config.replace("pipeline: penguin", "pipeline: broken")
-        .replace("package://palmerpenguins/data/penguins.csv", str(corrupted))
-        .replace("schema: include/penguin/schema.pbtxt", f"schema: {REPO / 'include' / 'penguin' / 'schema.pbtxt'}")
-    )
-    assert "model_name: penguin" in config  # the same registered model as the penguin pipeline
-    (project / "include" / "broken" / "pipeline.yaml").write_text(config)
-    (project / "dags" / "broken_training.py").write_text(
-        (REPO / "dags" / "penguin_training.py").read_text().replace('"penguin"', '"broken"')
-    )
-    env = {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    result = _dags_test(env, "broken_training", "2026-01-19")
+    result = _dags_test(pipeline_variant(tmp_path, airflow_env, "broken", corrupted), "broken_training", "2026-01-19")
     log = result.stdout + result.stderr
     assert "validate failed (data error): data validation failed: 2 anomalies:" in log, log[-6000:]
     assert "column 'bill_length_mm' (eval, test, train): Unexpected data type" in log
@@ -176,21 +181,9 @@ def test_corrupted_data_fails_at_validate_and_the_champion_stays(airflow_env, tw
 
 def test_bad_source_fails_the_run_with_the_components_message(airflow_env, tmp_path):
     """An empty source file: ingest fails at once, without retries, naming the file."""
-    project = tmp_path / "project"
-    (project / "include" / "empty").mkdir(parents=True)
-    (project / "dags").mkdir()
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    config = (REPO / "include" / "penguin" / "pipeline.yaml").read_text()
-    config = config.replace("pipeline: penguin", "pipeline: empty").replace(
-        "package://palmerpenguins/data/penguins.csv", str(empty)
-    )
-    (project / "include" / "empty" / "pipeline.yaml").write_text(config)
-    (project / "dags" / "empty_training.py").write_text(
-        (REPO / "dags" / "penguin_training.py").read_text().replace('"penguin"', '"empty"')
-    )
-    env = {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
-    result = _dags_test(env, "empty_training", "2026-01-05")
+    result = _dags_test(pipeline_variant(tmp_path, airflow_env, "empty", empty), "empty_training", "2026-01-05")
     log = result.stdout + result.stderr
     assert f"ingest failed (data error): file is empty: file://{empty}" in log
     assert "state=failed" in log
