@@ -31,7 +31,8 @@ class ExecutionContext:
     """What the component function sees.
 
     :param spec: the spec it was launched with.
-    :param output_dir: the execution directory; every output must be written under it.
+    :param output_dir: this attempt's directory, inside the execution directory; every output
+        must be written under it.
     :param scratch_dir: survives a failed or killed attempt with the same fingerprint and is
         removed after success: checkpoints that let a retry resume.
     """

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -42,7 +43,7 @@ def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore
                 ErrorKind.CONFIG, f"{component.name}: input {name!r} must be {expected_type}, got {ref.type}"
             )
         producer_dir = ref.execution_uri.rsplit("/", 1)[0]
-        if store.succeeded_record(producer_dir) is None:
+        if not ref.uri.startswith(producer_dir + "/") or store.succeeded_record(producer_dir) is None:
             raise ComponentError(
                 ErrorKind.DATA,
                 f"{component.name}: input {name!r} at {ref.uri} has no succeeded execution record "
@@ -84,13 +85,12 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     else:
         log.info("cache disabled for this run: executing %s %s", component.name, fp)
 
-    # Whatever is there is a killed run's leftovers or, with the cache off, the execution being
-    # replaced: drop the record first so nobody trusts the directory while it is rewritten.
-    store.remove(join_uri(out_dir, EXECUTION_FILE))
-    store.remove(out_dir)
-
+    # Each execution writes into its own attempt directory and only the record, written last,
+    # says which attempt counts. A killed attempt, a concurrent run of the same step (backfills)
+    # or a re-execution with the cache off can then never clobber outputs someone is reading.
     started, t0 = _now(), time.monotonic()
-    result = component.run(ExecutionContext(spec=spec, output_dir=out_dir, scratch_dir=scratch, log=log))
+    attempt_dir = join_uri(out_dir, f"attempt-{started[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}")
+    result = component.run(ExecutionContext(spec=spec, output_dir=attempt_dir, scratch_dir=scratch, log=log))
     missing = set(component.outputs) - set(result.outputs)
     if missing:
         raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")

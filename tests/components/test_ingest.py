@@ -152,7 +152,9 @@ def test_gcs_source_and_artifact_root_through_the_emulator(gcs_bucket, penguins_
     assert record.metrics["rows"] == 344 and not record.cache_hit
     names = sorted(b.name for b in gcs_bucket.client.list_blobs(gcs_bucket.name, prefix="mlops/penguin/ingest/"))
     prefix = f"mlops/penguin/ingest/{record.fingerprint}"
-    assert names == [f"{prefix}/examples/{s}.parquet" for s in ("eval", "test", "train")] + [f"{prefix}/execution.json"]
+    attempt = record.outputs["examples"].uri.removeprefix(f"gs://{gcs_bucket.name}/").removesuffix("/examples")
+    assert attempt.startswith(f"{prefix}/attempt-")
+    assert names == [f"{attempt}/examples/{s}.parquet" for s in ("eval", "test", "train")] + [f"{prefix}/execution.json"]
     assert len(read_split(record.outputs["examples"].uri, "train")) == record.outputs["examples"].properties["splits"]["train"]
 
     second = run_cli(make_spec("ingest", root, spec.params, name="second"))

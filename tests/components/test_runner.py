@@ -97,10 +97,11 @@ def test_a_step_killed_before_its_record_is_neither_consumed_nor_a_cache_hit(art
     proc.wait(timeout=30)
     files = ArtifactStore().list_files(join_uri(artifact_root, "penguin", "toy"))
     assert [f.rsplit("/", 2)[-2:] for f in files] == [["out", "value.txt"]], "the killed step wrote its output, no record"
-    killed_dir = files[0].rsplit("/out/", 1)[0]
+    killed_attempt = files[0].rsplit("/out/", 1)[0]
+    killed_dir = killed_attempt.rsplit("/", 1)[0]
 
     # A consumer refuses the half-finished output...
-    orphan = ArtifactRef("out", "Toy", join_uri(killed_dir, "out"), "toy", "x", join_uri(killed_dir, EXECUTION_FILE))
+    orphan = ArtifactRef("out", "Toy", join_uri(killed_attempt, "out"), "toy", "x", join_uri(killed_dir, EXECUTION_FILE))
     with pytest.raises(ComponentError) as err:
         run_component(toy_components.CONSUMER, make_spec("consumer", artifact_root, {}, inputs={"source": orphan}))
     assert err.value.kind is ErrorKind.DATA and "no succeeded execution record" in err.value.message
@@ -114,6 +115,7 @@ def test_a_step_killed_before_its_record_is_neither_consumed_nor_a_cache_hit(art
     assert not record.cache_hit and executions(counter) == 2
     assert join_uri(artifact_root, "penguin", "toy", record.fingerprint) == killed_dir
     assert ArtifactStore().succeeded_record(killed_dir) is not None
+    assert not record.outputs["out"].uri.startswith(killed_attempt)  # a fresh attempt, not the leftovers
     consumed = run_component(
         toy_components.CONSUMER, make_spec("consumer", artifact_root, {}, inputs={"source": record.outputs["out"]})
     )
