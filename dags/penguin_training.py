@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from airflow_mlops.factory import pipeline_config_path, training_dag
 
-from airflow_mlops.factory import training_dag
-
-dag = training_dag(Path(__file__).resolve().parents[1] / "include" / "penguin" / "pipeline.yaml")
+dag = training_dag(pipeline_config_path(__file__, "penguin"))

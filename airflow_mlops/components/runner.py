@@ -43,7 +43,7 @@ def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore
                 ErrorKind.CONFIG, f"{component.name}: input {name!r} must be {expected_type}, got {ref.type}"
             )
         producer_dir = ref.execution_uri.rsplit("/", 1)[0]
-        if not ref.uri.startswith(producer_dir + "/") or store.succeeded_record(producer_dir) is None:
+        if store.succeeded_record(producer_dir) is None:
             raise ComponentError(
                 ErrorKind.DATA,
                 f"{component.name}: input {name!r} at {ref.uri} has no succeeded execution record "

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_mlops.factory.training import training_dag
+from airflow_mlops.factory.training import pipeline_config_path, training_dag
 
-__all__ = ["training_dag"]
+__all__ = ["pipeline_config_path", "training_dag"]

@@ -107,3 +107,19 @@ def test_absolute_and_remote_artifact_roots(tmp_path):
     gcs = load_pipeline_config(_write(tmp_path, base + "artifact_root: gs://bucket/mlops\n"))
     assert gcs.artifact_root_uri == "gs://bucket/mlops"
     assert gcs.split == {"train": 0.7, "eval": 0.15, "test": 0.15}
+
+
+def test_dag_files_find_their_config_next_to_or_inside_the_dags_folder(tmp_path, monkeypatch):
+    from airflow_mlops.factory import pipeline_config_path
+
+    monkeypatch.delenv("MLOPS_INCLUDE_DIR", raising=False)
+    assert pipeline_config_path(REPO / "dags" / "penguin_training.py", "penguin") == PENGUIN
+    # Cloud Composer: only the bucket's dags/ is mounted, include/ is synced into it.
+    composer = tmp_path / "gcs" / "dags"
+    (composer / "include" / "penguin").mkdir(parents=True)
+    (composer / "include" / "penguin" / "pipeline.yaml").write_text(PENGUIN.read_text())
+    assert pipeline_config_path(composer / "penguin_training.py", "penguin") == composer / "include" / "penguin" / "pipeline.yaml"
+    monkeypatch.setenv("MLOPS_INCLUDE_DIR", str(REPO / "include"))
+    assert pipeline_config_path(composer / "penguin_training.py", "penguin") == PENGUIN
+    with pytest.raises(FileNotFoundError, match="no other/pipeline.yaml in"):
+        pipeline_config_path(composer / "x.py", "other")
