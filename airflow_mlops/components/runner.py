@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.components.base import Component, ExecutionContext
 from airflow_mlops.contract import (
+    EXECUTION_FILE,
     ArtifactRef,
     ComponentError,
     ComponentSpec,
@@ -22,7 +23,6 @@ from airflow_mlops.contract import (
     execution_dir,
     fingerprint,
     join_uri,
-    EXECUTION_FILE,
 )
 
 log = logging.getLogger("airflow_mlops.components")

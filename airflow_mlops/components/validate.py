@@ -16,7 +16,6 @@ downstream runs and no model is trained. Drift is recorded, and rejects the data
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass

@@ -3,7 +3,6 @@ the component writes its artifacts, and a killed training resumes from its check
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

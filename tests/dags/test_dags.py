@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_BIN, REPO, RUNTIME_PYTHON, registry_champion
+from conftest import AIRFLOW_BIN, REPO, registry_champion
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ["tensorflow", "tensorflow_data_validation", "apache_beam", "evidently", "bentoml", "mlflow", "pandas", "keras", "pyarrow"]
@@ -126,6 +127,33 @@ def test_the_second_run_reuses_the_cache_and_compares_with_the_champion(airflow_
     assert "this model (fingerprint" in log and "is already version 1" in log
     assert "version 1 is already the champion" in log
     assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds(airflow_env, two_training_runs):
+    """Epochs and learning rate from the trigger form (dag_run conf) make a poor model: the run
+    succeeds, evaluation says why the model is not blessed, register and promote are skipped."""
+    result = _dags_test(airflow_env, "penguin_training", "2026-01-26", "-c", '{"epochs": 1, "learning_rate": 0.00001}')
+    log = result.stdout + result.stderr
+    assert "state=success" in log, log[-6000:]
+    assert "epoch 1/1 " in log
+    assert "NOT BLESSED: test accuracy" in log and "< minimum 0.9000" in log
+    assert "model not blessed, not registered: test accuracy" in log
+    states = {row["task_id"]: row["state"] for row in json.loads(_states_json(airflow_env, _run_id(log)))}
+    assert states["evaluate"] == "success"
+    assert states["register"] == "skipped" and states["promote"] == "skipped"
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def _run_id(log: str) -> str:
+    return re.search(r"DagRun Finished: .*?run_id=([^,]+),", log).group(1)
+
+
+def _states_json(env: dict, run_id: str) -> str:
+    out = subprocess.run(
+        [str(AIRFLOW_BIN), "tasks", "states-for-dag-run", "penguin_training", run_id, "-o", "json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    ).stdout
+    return out[out.index("\n[") + 1 :] if "\n[" in out else out[out.index("[") :]
 
 
 def _corrupted_penguins(path: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import stat
 import sys
-import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
