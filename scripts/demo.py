@@ -29,7 +29,8 @@ def step(message: str) -> None:
     print(f"\n== {message}", flush=True)
 
 
-def run_training(logical_date: str, logs: Path, root: str, pipeline: str) -> str | None:
+def run_training(logical_date: str, logs: Path, root: str, pipeline: str) -> dict[str, dict] | None:
+    """One DAG run; prints its summary and returns each step's execution record."""
     from airflow_mlops.operators.component import safe_segment
 
     log = logs / f"{DAG_ID}-{safe_segment(logical_date)}.log"
@@ -39,10 +40,13 @@ def run_training(logical_date: str, logs: Path, root: str, pipeline: str) -> str
     if run_id is None or state != "success":
         return None
     print(f"\n   {'step':<10} {'state':<9} {'time':>6}  {'cache':<5}  figures")
+    records = {}
     for run in step_runs(DAG_ID, run_id, root, pipeline):
         seconds = f"{run.task_seconds:.1f}s" if run.task_seconds is not None else "-"
         print(f"   {run.task_id:<10} {run.state or '-':<9} {seconds:>6}  {run.cache:<5}  {figures(run.task_id, run.record)}")
-    return run_id
+        if run.record:
+            records[run.task_id] = run.record
+    return records
 
 
 def figures(task_id: str, record: dict | None) -> str:
@@ -90,14 +94,13 @@ def main() -> int:
         return 1
 
     step("Where to look")
-    base = Path(root.removeprefix("file://"), config.name)
-    newest = lambda pattern: max(base.glob(pattern), key=lambda p: p.stat().st_mtime, default=None)  # noqa: E731
-    for label, pattern in (
-        ("validation report", "validate/*/anomalies/report.html"),
-        ("training curves", "train/*/model/training_curves.png"),
-        ("evaluation report", "evaluate/*/evaluation/report.html"),
+    outputs = {step_id: record["outputs"] for step_id, record in second.items()}
+    for label, uri in (
+        ("validation report", outputs["validate"]["anomalies"]["properties"]["report"]),
+        ("training curves", outputs["train"]["model"]["uri"] + "/training_curves.png"),
+        ("evaluation report", outputs["evaluate"]["evaluation"]["properties"]["report"]),
     ):
-        print(f"   {label:<18} {newest(pattern)}")
+        print(f"   {label:<18} {uri}")
     print(f"   {'artifacts':<18} {root}/{config.name}/")
     print(f"   {'MLflow registry':<18} {resolve_tracking_uri(config)}  (model '{config.registry.model_name}')")
     return 0
