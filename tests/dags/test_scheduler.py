@@ -1,0 +1,97 @@
+"""With a real scheduler, DAG processor and API server (`airflow standalone`): a backfill of
+penguin_training over several logical dates runs to success."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import AIRFLOW_BIN, REPO, RUNTIME_PYTHON, free_port, registry_champion
+
+DAG_ID = "penguin_training"
+
+
+def _airflow(env: dict, *args: str) -> str:
+    result = subprocess.run([str(AIRFLOW_BIN), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _json(output: str) -> list[dict]:
+    return json.loads(output[output.index("\n[") + 1 :] if "\n[" in output else output[output.index("[") :])
+
+
+@pytest.fixture(scope="module")
+def airflow_services(tmp_path_factory):
+    """`airflow standalone` on 127.0.0.1 with its own home, ports, artifact root and registry."""
+    home = tmp_path_factory.mktemp("scheduler-home")
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{AIRFLOW_BIN.parent}:{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
+        "MLOPS_ARTIFACT_ROOT": f"file://{home}/artifacts",
+        "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+    }
+    log = (home / "standalone.log").open("w")
+    proc = subprocess.Popen([str(AIRFLOW_BIN), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/v2/monitor/health", timeout=5) as response:
+                    health = json.load(response)
+                if all(health.get(c, {}).get("status") == "healthy" for c in ("scheduler", "dag_processor", "triggerer")):
+                    break
+            except OSError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail("airflow standalone did not become healthy:\n" + (home / "standalone.log").read_text()[-5000:])
+        deadline = time.monotonic() + 180
+        while DAG_ID not in _airflow(env, "dags", "list"):
+            assert time.monotonic() < deadline, "the DAG processor did not pick up penguin_training"
+            time.sleep(3)
+        _airflow(env, "pools", "set", "gpu", "1", "GPUs for training")
+        yield env
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
+    env = airflow_services
+    _airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-01-01", "--to-date", "2026-01-20")
+    _airflow(env, "dags", "unpause", DAG_ID)
+    deadline = time.monotonic() + 900
+    while True:
+        runs = [r for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"].startswith("backfill__")]
+        if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        assert time.monotonic() < deadline, f"backfill not finished: {[(r['run_id'], r['state']) for r in runs]}"
+        time.sleep(5)
+    assert sorted(r["logical_date"][:10] for r in runs) == ["2026-01-04", "2026-01-11", "2026-01-18"]
+    assert {r["state"] for r in runs} == {"success"}, runs
+    # One training did the work, the other runs reused it; one model version, the champion.
+    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    assert len(list(root.glob("penguin/train/*/execution.json"))) == 1
+    assert registry_champion(env["MLOPS_TRACKING_URI"]) == "1"
