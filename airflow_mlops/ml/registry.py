@@ -8,7 +8,11 @@ rollback).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +54,25 @@ class Registry:
 
         _quiet_mlflow()
         mlflow.set_tracking_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        with _sqlite_first_use_lock(self.tracking_uri):
+            client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            # Opening the stores creates or migrates the database: do it under the lock.
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+        return client
 
     def experiment_id(self, client) -> str:
+        from mlflow.exceptions import MlflowException
+
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is not None:
             return experiment.experiment_id
-        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+        try:
+            return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+        except MlflowException as exc:  # another step of a parallel run created it first
+            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+                raise
+            return client.get_experiment_by_name(self.experiment).experiment_id
 
     def pipeline_run_id(self, client, run: RunInfo, fallback_key: str) -> str:
         """The MLflow run of this pipeline run, created by the first component that needs it."""
@@ -94,6 +110,27 @@ class Registry:
     def version_tags(self, client, alias: str) -> dict[str, Any] | None:
         version = self.version(client, alias)
         return None if version is None else {"version": str(version.version), **version.tags}
+
+
+@contextlib.contextmanager
+def _sqlite_first_use_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise opening a SQLite MLflow database across processes.
+
+    MLflow creates and migrates the schema when a store is first opened; several steps doing
+    that at once on a new file (parallel backfill runs) break the migration. Other backends
+    (an MLflow server, Cloud SQL) handle concurrency themselves.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    path = tracking_uri.removeprefix("sqlite:///")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _quote(value: str) -> str:

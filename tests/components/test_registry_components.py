@@ -48,3 +48,23 @@ def test_a_new_model_becomes_champion_and_the_old_one_previous(pipeline, first_r
     pipeline.promote(registered.outputs["model_version"], run_id="r3")
     assert str(registry.version(client, CHAMPION).version) == new
     assert str(registry.version(client, PREVIOUS).version) == "1"
+
+
+def test_several_processes_can_open_a_new_sqlite_registry_at_once(tmp_path):
+    """Parallel backfill runs open the embedded registry at the same moment; MLflow's schema
+    creation must not race (it did: 'Online migration expected to match one row')."""
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path}/new/mlflow.db"
+    probe = (
+        "from airflow_mlops.ml.registry import Registry\n"
+        f"r = Registry({uri!r}, 'penguin', 'penguin', 'file://{tmp_path}/mlruns')\n"
+        "c = r.client()\n"
+        "print('experiment', r.experiment_id(c) is not None, 'champion', r.version(c, 'champion'))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for code, out, err in results:
+        assert code == 0, err[-3000:]
+        assert out.strip().endswith("experiment True champion None")
