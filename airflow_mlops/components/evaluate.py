@@ -35,8 +35,7 @@ def evaluate_model(model, frame, transform: dict[str, Any], label: str, slices: 
     import numpy as np
     from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
 
-    from airflow_mlops.components.train import training_arrays
-    from airflow_mlops.ml.features import label_indices
+    from airflow_mlops.ml.features import label_indices, training_arrays
 
     classes = transform["label"]["classes"]
     inputs, y, dropped = training_arrays(frame, transform, label)

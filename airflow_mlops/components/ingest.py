@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.config.splits import split_ratio_problems
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
@@ -130,7 +131,6 @@ def assign_splits(frame, ratios: dict[str, float], key_columns: list[str]):
 
 
 def _write_parquet(frame, uri: str) -> None:
-    import fsspec
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -142,9 +142,7 @@ def _write_parquet(frame, uri: str) -> None:
         mixed = [c for c in frame.columns if frame[c].dtype == object]
         frame = frame.astype({c: "string" for c in mixed})
         table = pa.Table.from_pandas(frame, preserve_index=False)
-    fs, path = fsspec.core.url_to_fs(uri)
-    fs.makedirs(fs._parent(path), exist_ok=True)
-    with fs.open(path, "wb") as f:
+    with ArtifactStore().open(uri, "wb") as f:
         pq.write_table(table, f)
 
 

@@ -16,7 +16,6 @@ import json
 import os
 import tempfile
 import time
-from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
@@ -33,16 +32,6 @@ def distribution_strategy(log):
         return tf.distribute.MirroredStrategy(), len(gpus)
     log.info("training on %s", "1 GPU" if gpus else "the CPU (no GPU visible)")
     return tf.distribute.get_strategy(), len(gpus)
-
-
-def training_arrays(frame, transform: dict[str, Any], label: str):
-    """Model inputs and label indices of the rows whose label is a known class."""
-    from airflow_mlops.ml.features import label_indices, model_inputs
-
-    features = {name: spec["type"] for name, spec in transform["features"].items()}
-    y, known = label_indices(frame, label, transform["label"]["classes"])
-    inputs = model_inputs(frame[known], features)
-    return inputs, y[known], int((~known).sum())
 
 
 def plot_curves(history: dict[str, list[float]], path: str) -> None:
@@ -92,6 +81,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     import numpy as np
 
     from airflow_mlops.ml.examples import read_split
+    from airflow_mlops.ml.features import training_arrays
     from airflow_mlops.ml.model import build_model
     from airflow_mlops.ml.registry import Registry
 

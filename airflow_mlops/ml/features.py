@@ -38,3 +38,11 @@ def label_indices(frame, label: str, classes: Sequence[str]):
     lookup = {c: i for i, c in enumerate(classes)}
     indices = np.array([lookup.get(str(v), -1) if not _missing(v) else -1 for v in frame[label]], dtype="int64")
     return indices, indices >= 0
+
+
+def training_arrays(frame, transform: Mapping[str, Any], label: str):
+    """Model inputs and label indices of the rows whose label is one of the transform's classes,
+    and how many rows were dropped for a missing or unknown label."""
+    features = {name: spec["type"] for name, spec in transform["features"].items()}
+    y, known = label_indices(frame, label, transform["label"]["classes"])
+    return model_inputs(frame[known], features), y[known], int((~known).sum())

@@ -14,9 +14,9 @@ import pytest
 from pipeline_helpers import FEATURES, LABEL
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.components.train import training_arrays
 from airflow_mlops.components.transform import analyze_chunk, finalize, merge
 from airflow_mlops.contract import RESULT_FILE, SPEC_FILE, ExecutionRecord, join_uri
+from airflow_mlops.ml.features import training_arrays
 
 
 @pytest.fixture(scope="module")
