@@ -58,7 +58,7 @@ $(RUNTIME_VENV)/.installed: requirements/runtime.lock.txt pyproject.toml | $(UV)
 
 lock: | $(UV)
 	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml --extra airflow --extra google --extra kubernetes --extra dev -o requirements/airflow.lock.txt
-	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml --extra runtime --extra dev -o requirements/runtime.lock.txt
+	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml --extra runtime --extra dev --extra fuzz -o requirements/runtime.lock.txt
 
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.

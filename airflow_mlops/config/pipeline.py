@@ -20,6 +20,7 @@ from airflow_mlops.config.splits import split_ratio_problems
 FEATURE_TYPES = ("categorical", "numeric")
 FORMATS = ("auto", "csv", "parquet")
 LAUNCHERS = ("local",)
+DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
 
@@ -104,6 +105,59 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class CanarySettings:
+    """:param weight: share of requests the challenger answers during its canary.
+    :param window_minutes: how long the canary runs before the promotion DAG decides.
+    :param min_requests: fewer challenger predictions than this at the end of the window: keep waiting.
+    :param max_error_rate_increase: challenger error rate may exceed the champion's by at most this.
+    :param max_latency_ratio: challenger p95 latency may be at most this times the champion's.
+    :param max_accuracy_drop: where labels have arrived, challenger accuracy may be at most this
+        much below the champion's."""
+
+    weight: float = 0.1
+    window_minutes: int = 60
+    min_requests: int = 50
+    max_error_rate_increase: float = 0.01
+    max_latency_ratio: float = 2.0
+    max_accuracy_drop: float = 0.02
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """The local BentoML server.
+
+    :param poll_seconds: how often the server checks the registry and the deployment record.
+    :param max_rows: rows per request at most.
+    :param max_request_bytes: bigger bodies get 413."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    poll_seconds: float = 5.0
+    max_rows: int = 1000
+    max_request_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """Where and how models are rolled out.
+
+    :param target: ``local`` (the BentoML server), ``vertex`` (a Vertex AI endpoint) or ``cloud_run``.
+    :param infra_sample_rows: test rows the candidate must answer before a rollout.
+    :param infra_max_latency_ms: p95 latency bound of those answers.
+    :param vertex: ``project``, ``region``, ``endpoint_id``, ``serving_container_image_uri``,
+        ``machine_type``.
+    :param cloud_run: ``project``, ``region``, ``service``, ``image``."""
+
+    target: str = "local"
+    infra_sample_rows: int = 20
+    infra_max_latency_ms: float = 1000.0
+    canary: CanarySettings = field(default_factory=CanarySettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
+    vertex: dict[str, Any] = field(default_factory=dict)
+    cloud_run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     name: str
     config_path: Path
@@ -123,6 +177,7 @@ class PipelineConfig:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     registry: RegistrySettings | None = None
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
     @property
     def artifact_root_uri(self) -> str:
@@ -296,6 +351,61 @@ def _registry(reader: _Reader, data: dict, name: str | None) -> RegistrySettings
     )
 
 
+VERTEX_FIELDS = {"project", "region", "endpoint_id", "serving_container_image_uri", "machine_type"}
+CLOUD_RUN_FIELDS = {"project", "region", "service", "image"}
+
+
+def _deployment(reader: _Reader, data: dict) -> DeploymentSettings:
+    section = reader.section(data, "deployment")
+    reader.unknown(
+        section, {"target", "infra_validation", "canary", "serving", "vertex", "cloud_run"}, "deployment."
+    )
+    infra = reader.section(section, "infra_validation")
+    reader.unknown(infra, {"sample_rows", "max_latency_ms"}, "deployment.infra_validation.")
+    canary = reader.section(section, "canary")
+    reader.unknown(
+        canary,
+        {"weight", "window_minutes", "min_requests", "max_error_rate_increase", "max_latency_ratio", "max_accuracy_drop"},
+        "deployment.canary.",
+    )
+    serving = reader.section(section, "serving")
+    reader.unknown(serving, {"host", "port", "poll_seconds", "max_rows", "max_request_bytes"}, "deployment.serving.")
+    target = reader.get(section, "target", "deployment.target", str, default="local", choices=DEPLOY_TARGETS)
+    cloud = {}
+    for name, fields in (("vertex", VERTEX_FIELDS), ("cloud_run", CLOUD_RUN_FIELDS)):
+        cloud[name] = reader.section(section, name)
+        reader.unknown(cloud[name], fields, f"deployment.{name}.")
+    required = {"vertex": ("project", "region", "serving_container_image_uri"), "cloud_run": ("project", "region", "service", "image")}
+    for key in required.get(target, ()):
+        if not cloud[target].get(key):
+            reader.problems.append(f"deployment.{target}.{key}: required when deployment.target is {target}")
+    p = "deployment.canary."
+    return DeploymentSettings(
+        target=target,
+        infra_sample_rows=_positive(reader, infra, "sample_rows", "deployment.infra_validation.sample_rows", int, 20),
+        infra_max_latency_ms=float(
+            _positive(reader, infra, "max_latency_ms", "deployment.infra_validation.max_latency_ms", NUMBER, 1000.0)
+        ),
+        canary=CanarySettings(
+            weight=_fraction(reader, canary, "weight", p + "weight", 0.1),
+            window_minutes=reader.get(canary, "window_minutes", p + "window_minutes", int, default=60),
+            min_requests=reader.get(canary, "min_requests", p + "min_requests", int, default=50),
+            max_error_rate_increase=_fraction(reader, canary, "max_error_rate_increase", p + "max_error_rate_increase", 0.01),
+            max_latency_ratio=float(_positive(reader, canary, "max_latency_ratio", p + "max_latency_ratio", NUMBER, 2.0)),
+            max_accuracy_drop=_fraction(reader, canary, "max_accuracy_drop", p + "max_accuracy_drop", 0.02),
+        ),
+        serving=ServingSettings(
+            host=reader.get(serving, "host", "deployment.serving.host", str, default="127.0.0.1"),
+            port=_positive(reader, serving, "port", "deployment.serving.port", int, 3000),
+            poll_seconds=float(_positive(reader, serving, "poll_seconds", "deployment.serving.poll_seconds", NUMBER, 5.0)),
+            max_rows=_positive(reader, serving, "max_rows", "deployment.serving.max_rows", int, 1000),
+            max_request_bytes=_positive(reader, serving, "max_request_bytes", "deployment.serving.max_request_bytes", int, 1_048_576),
+        ),
+        vertex=dict(cloud["vertex"]),
+        cloud_run=dict(cloud["cloud_run"]),
+    )
+
+
 def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> PipelineConfig:
     """Build a :class:`PipelineConfig` from parsed YAML, or raise with every problem found."""
     reader = _Reader()
@@ -305,7 +415,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         data,
         {
             "pipeline", "description", "owner", "schedule", "start_date", "artifact_root", "data", "features",
-            "runtime", "validation", "training", "evaluation", "registry",
+            "runtime", "validation", "training", "evaluation", "registry", "deployment",
         },
     )
     name = reader.get(data, "pipeline", "pipeline", str)
@@ -351,6 +461,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         training=_training(reader, data),
         evaluation=_evaluation(reader, data, features),
         registry=_registry(reader, data, name),
+        deployment=_deployment(reader, data),
     )
     config = dict(
         description=reader.get(data, "description", "description", str, default=""),

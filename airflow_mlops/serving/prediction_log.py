@@ -1,0 +1,129 @@
+"""The prediction log: every answered row, appended in batches without blocking requests.
+
+Records go to a queue; a writer thread writes them as JSON lines, one new file per flush,
+under ``<root>/date=YYYY-MM-DD/hour=HH/part-<time>-<id>.jsonl`` (by each record's hour), so
+the same code writes local files and ``gs://`` objects (which cannot be appended to). A
+file is written whole (local: atomic rename), so a reader never sees half of one.
+``close()`` drains the queue: nothing accepted is lost on a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import join_uri
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def partition(timestamp: str) -> str:
+    """``date=YYYY-MM-DD/hour=HH`` of an ISO timestamp (UTC)."""
+    return f"date={timestamp[:10]}/hour={timestamp[11:13]}"
+
+
+class PredictionLogger:
+    """:param root: the sink (a local path/``file://`` or ``gs://`` URI).
+    :param flush_rows: write a file once this many records are waiting ...
+    :param flush_seconds: ... or when the oldest has waited this long."""
+
+    def __init__(self, root: str, flush_rows: int = 1000, flush_seconds: float = 1.0, store: ArtifactStore | None = None):
+        self.root = root
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.store = store or ArtifactStore()
+        self.written = 0
+        self.failed_writes = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def log(self, records: Iterable[dict[str, Any]]) -> None:
+        if self._closed:
+            raise RuntimeError("the prediction log is closed")
+        for record in records:
+            self._queue.put(record)
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        log.info("prediction log closed: %d records written", self.written)
+
+    def _run(self) -> None:
+        pending: list[dict[str, Any]] = []
+        deadline = None
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                self._drain(pending)
+                self._write(pending)
+                return
+            if item is not None:
+                pending.append(item)
+                deadline = deadline or time.monotonic() + self.flush_seconds
+            if pending and (len(pending) >= self.flush_rows or time.monotonic() >= deadline):
+                self._drain(pending)
+                self._write(pending)
+                pending = []
+                deadline = None
+
+    def _drain(self, pending: list) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is _STOP:  # close() raced a flush: finish after this batch
+                self._queue.put(_STOP)
+                return
+            pending.append(item)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        by_hour: dict[str, list[str]] = defaultdict(list)
+        for record in records:
+            by_hour[partition(record["timestamp"])].append(json.dumps(record, separators=(",", ":"), allow_nan=False))
+        for part, lines in by_hour.items():
+            name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
+            uri = join_uri(self.root, part, name)
+            for attempt in range(5):
+                try:
+                    self.store.write_text(uri, "\n".join(lines) + "\n")
+                    self.written += len(lines)
+                    break
+                except OSError:
+                    log.exception("writing %s failed (attempt %d)", uri, attempt + 1)
+                    time.sleep(0.2 * 2**attempt)
+            else:
+                self.failed_writes += len(lines)
+
+
+def read_predictions(root: str, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
+    """Every record under ``root`` (small windows; the monitor step reads with pandas/pyarrow)."""
+    store = store or ArtifactStore()
+    if not store.exists(root):
+        return []
+    out = []
+    for uri in store.list_files(root):
+        if uri.endswith(".jsonl"):
+            out.extend(json.loads(line) for line in store.read_text(uri).splitlines() if line)
+    return out
