@@ -18,7 +18,10 @@ COMPONENT_MODULES: dict[str, str] = {
     "train": "airflow_mlops.components.train",
     "evaluate": "airflow_mlops.components.evaluate",
     "register": "airflow_mlops.components.register",
-    "promote": "airflow_mlops.components.promote",
+    "infra_validate": "airflow_mlops.components.infra_validate",
+    "deploy": "airflow_mlops.components.deploy",
+    "rollback": "airflow_mlops.components.rollback",
+    "canary_analysis": "airflow_mlops.components.canary_analysis",
 }
 
 

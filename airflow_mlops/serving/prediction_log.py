@@ -117,13 +117,44 @@ class PredictionLogger:
                 self.failed_writes += len(lines)
 
 
-def read_predictions(root: str, store: ArtifactStore | None = None) -> list[dict[str, Any]]:
-    """Every record under ``root`` (small windows; the monitor step reads with pandas/pyarrow)."""
+def read_predictions(
+    root: str, since: str | None = None, until: str | None = None, store: ArtifactStore | None = None
+) -> list[dict[str, Any]]:
+    """The records under ``root`` with ``since <= timestamp < until`` (ISO UTC strings; either
+    may be omitted). Only the hour partitions that can hold such records are read."""
     store = store or ArtifactStore()
     if not store.exists(root):
         return []
+    low = partition(since) if since else None
+    high = partition(until) if until else None
     out = []
     for uri in store.list_files(root):
-        if uri.endswith(".jsonl"):
-            out.extend(json.loads(line) for line in store.read_text(uri).splitlines() if line)
+        if not uri.endswith(".jsonl"):
+            continue
+        part = "/".join(uri.rsplit("/", 3)[1:3])
+        if (low and part < low) or (high and part > high):
+            continue
+        for line in store.read_text(uri).splitlines():
+            if line:
+                record = json.loads(line)
+                if (since is None or record["timestamp"] >= since) and (until is None or record["timestamp"] < until):
+                    out.append(record)
     return out
+
+
+def read_feedback(root: str, store: ArtifactStore | None = None) -> dict[str, str]:
+    """Ground truth that arrived later: ``{request_id: label}`` from the CSV files
+    (``request_id,label`` with a header) under ``root``."""
+    import csv
+    import io
+
+    store = store or ArtifactStore()
+    if not store.exists(root):
+        return {}
+    labels: dict[str, str] = {}
+    for uri in store.list_files(root):
+        if uri.endswith(".csv"):
+            for row in csv.DictReader(io.StringIO(store.read_text(uri))):
+                if row.get("request_id") and row.get("label") not in (None, ""):
+                    labels[row["request_id"]] = row["label"]
+    return labels

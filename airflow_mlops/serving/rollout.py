@@ -51,7 +51,8 @@ class Rollout:
             f"{record.canary.version} at {record.canary.weight:.0%}" if record.canary else "none", decision.reason,
         )
         return {"action": decision.action, "version": decision.version, "champion": record.champion,
-                "canary": record.canary.version if record.canary else None, "reason": decision.reason}
+                "canary": record.canary.version if record.canary else None, "reason": decision.reason,
+                "previous_champion": decision.previous_champion}
 
     def _set_champion(self, version: str) -> str | None:
         name = self.registry.model_name

@@ -88,11 +88,16 @@ class Pipeline:
         }
         return self.run("register", {}, inputs, **kw)
 
-    def promote(self, model_version: ArtifactRef, **kw) -> ExecutionRecord:
-        return self.run("promote", {}, {"model_version": model_version}, **kw)
+    def infra_validate(self, model_version: ArtifactRef, examples: ArtifactRef, max_latency_ms: float = 1000, **kw) -> ExecutionRecord:
+        params = {"features": FEATURES, "sample_rows": 10, "max_latency_ms": max_latency_ms}
+        return self.run("infra_validate", params, {"model_version": model_version, "examples": examples}, **kw)
+
+    def deploy(self, model_version: ArtifactRef, infra_blessing: ArtifactRef, action: str = "canary", weight: float = 0.1, **kw) -> ExecutionRecord:
+        params = {"action": action, "weight": weight, "window_minutes": 60}
+        return self.run("deploy", params, {"model_version": model_version, "infra_blessing": infra_blessing}, **kw)
 
     def chain(self, source: str, run_id: str = "r1", epochs: int = 10) -> dict[str, ExecutionRecord]:
-        """ingest -> validate -> transform -> train -> evaluate -> register -> promote."""
+        """ingest -> validate -> transform -> train -> evaluate -> register -> infra_validate -> deploy."""
         r: dict[str, ExecutionRecord] = {}
         r["ingest"] = self.ingest(source, run_id=run_id)
         examples = r["ingest"].outputs["examples"]
@@ -102,7 +107,9 @@ class Pipeline:
         r["evaluate"] = self.evaluate(examples, r["train"].outputs["model"], run_id=run_id)
         if r["evaluate"].metrics["blessed"]:
             r["register"] = self.register(r, run_id=run_id)
-            r["promote"] = self.promote(r["register"].outputs["model_version"], run_id=run_id)
+            version = r["register"].outputs["model_version"]
+            r["infra_validate"] = self.infra_validate(version, examples, run_id=run_id)
+            r["deploy"] = self.deploy(version, r["infra_validate"].outputs["infra_blessing"], run_id=run_id)
         return r
 
     def registry(self):

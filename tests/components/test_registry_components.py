@@ -1,11 +1,13 @@
-"""register and promote against a real MLflow registry (SQLite)."""
+"""register, infra_validate, deploy and rollback against a real MLflow registry (SQLite)."""
 
 from __future__ import annotations
 
 from airflow_mlops.ml.registry import CHALLENGER, CHAMPION, PREVIOUS
+from airflow_mlops.serving.config import deployment_record_uri
+from airflow_mlops.serving.record import read_record
 
 
-def test_register_records_lineage_and_promote_sets_the_champion(pipeline, first_run):
+def test_register_records_lineage_and_the_first_deploy_makes_the_champion(pipeline, first_run):
     registry = pipeline.registry()
     client = registry.client()
     version = client.get_model_version("penguin", "1")
@@ -18,7 +20,9 @@ def test_register_records_lineage_and_promote_sets_the_champion(pipeline, first_
     assert tags["evaluation_uri"] == first_run["evaluate"].outputs["evaluation"].uri
     assert tags["dag_id"] == "penguin_training" and tags["run_id"] == "r1"
     assert str(registry.version(client, CHAMPION).version) == "1"
-    assert registry.version(client, CHALLENGER) is None  # promoted: no longer a challenger
+    assert registry.version(client, CHALLENGER) is None  # the first model: no canary, champion at once
+    assert first_run["deploy"].metrics == {"action": "bootstrap", "champion": "1", "canary": None}
+    assert first_run["infra_validate"].metrics["p95_ms"] < 1000
     assert "promoted_at" in client.get_model_version("penguin", "1").tags
     # The registry holds the model files themselves.
     import mlflow
@@ -30,12 +34,12 @@ def test_register_records_lineage_and_promote_sets_the_champion(pipeline, first_
 def test_registering_the_same_model_again_is_idempotent(pipeline, first_run):
     again = pipeline.register(first_run, run_id="r2")
     assert again.metrics == {"version": 1, "already_registered": True}
-    promoted = pipeline.promote(again.outputs["model_version"], run_id="r2")
-    assert promoted.metrics["champion"] == 1
+    deployed = pipeline.deploy(again.outputs["model_version"], first_run["infra_validate"].outputs["infra_blessing"], run_id="r2")
+    assert deployed.metrics == {"action": "none", "champion": "1", "canary": None}
     assert len(pipeline.registry().client().search_model_versions("name = 'penguin'")) == 1
 
 
-def test_a_new_model_becomes_champion_and_the_old_one_previous(pipeline, first_run):
+def test_a_new_model_goes_to_canary_then_champion_and_rolls_back(pipeline, first_run):
     examples = first_run["ingest"].outputs["examples"]
     other = pipeline.train(examples, first_run["transform"].outputs["transform"], epochs=12, run_id="r3")
     evaluation = pipeline.evaluate(examples, other.outputs["model"], run_id="r3")
@@ -45,9 +49,25 @@ def test_a_new_model_becomes_champion_and_the_old_one_previous(pipeline, first_r
     client = registry.client()
     new = str(registered.metrics["version"])
     assert new != "1" and str(registry.version(client, CHALLENGER).version) == new
-    pipeline.promote(registered.outputs["model_version"], run_id="r3")
+    infra = pipeline.infra_validate(registered.outputs["model_version"], examples, run_id="r3")
+    canary = pipeline.deploy(registered.outputs["model_version"], infra.outputs["infra_blessing"], weight=0.25, run_id="r3")
+    assert canary.metrics == {"action": "canary", "champion": "1", "canary": new}
+    record = read_record(deployment_record_uri(pipeline.root, "penguin"), "penguin")
+    assert (record.canary.version, record.canary.weight) == (new, 0.25)
+
+    promoted = pipeline.deploy(registered.outputs["model_version"], infra.outputs["infra_blessing"], action="promote", run_id="r3")
+    assert promoted.metrics == {"action": "promote", "champion": new, "canary": None}
     assert str(registry.version(client, CHAMPION).version) == new
     assert str(registry.version(client, PREVIOUS).version) == "1"
+    assert registry.version(client, CHALLENGER) is None
+
+    rolled = pipeline.run("rollback", {"reason": "test"}, run_id="r4")
+    assert rolled.metrics == {"champion": "1", "rolled_back_from": new}
+    assert str(registry.version(client, CHAMPION).version) == "1"
+    assert registry.version(client, PREVIOUS) is None  # nothing earlier than version 1
+    assert [d.action for d in read_record(deployment_record_uri(pipeline.root, "penguin"), "penguin").history] == [
+        "bootstrap", "canary", "promote", "rollback"
+    ]
 
 
 def test_several_processes_can_open_a_new_sqlite_registry_at_once(tmp_path):

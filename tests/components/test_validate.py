@@ -95,7 +95,7 @@ def drifted_copy(penguins_csv, tmp_path):
 
 
 def test_drift_against_the_champion_is_measured_and_warns(pipeline, first_run, penguins_csv, tmp_path):
-    assert first_run["promote"].metrics["champion"] == 1
+    assert first_run["deploy"].metrics["champion"] == "1"
     examples = pipeline.ingest(str(drifted_copy(penguins_csv, tmp_path))).outputs["examples"]
     record = pipeline.validate(examples, on_drift="warn")
     assert record.metrics["verdict"] == "drifted"
