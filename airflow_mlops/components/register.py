@@ -81,7 +81,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         outputs={
             "model_version": OutputArtifact(
                 f"models:/{name}/{version.version}",
-                {"name": name, "version": str(version.version), "already_registered": already},
+                {"name": name, "version": str(version.version), "already_registered": already, "model_uri": model_ref.uri},
             )
         },
         metrics={"version": int(version.version), "already_registered": already},

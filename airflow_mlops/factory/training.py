@@ -1,6 +1,6 @@
 """The ``<pipeline>_training`` DAG: the continuous-training pipeline of one pipeline config.
 
-ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register -> promote
+ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register -> infra_validate -> deploy
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from airflow.sdk import DAG, Param
 
 from airflow_mlops.config import PipelineConfig, load_pipeline_config
 from airflow_mlops.operators import (
+    DeployModelOperator,
     EvaluateModelOperator,
+    InfraValidateOperator,
     IngestDataOperator,
-    PromoteModelOperator,
     RegisterModelOperator,
     TrainModelOperator,
     TransformOperator,
@@ -62,38 +63,53 @@ def resolve_tracking_uri(config: PipelineConfig) -> str:
     return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
 
 
-def training_dag(config: PipelineConfig | str | Path) -> DAG:
-    """The training DAG for ``config`` (a :class:`PipelineConfig` or the path of its YAML)."""
-    if not isinstance(config, PipelineConfig):
-        config = load_pipeline_config(config)
-    artifact_root = resolve_artifact_root(config)
-    registry = {"tracking_uri": resolve_tracking_uri(config), "model_name": config.registry.model_name}
-    features = {f.name: f.type for f in config.features}
-    beam_args = list(config.validation.beam_pipeline_args)
+def component_defaults(config: PipelineConfig) -> dict:
+    """What every component task of a pipeline's DAGs shares: where artifacts go, the cache
+    switch, the launcher's timeout and the registry."""
     timeout = config.runtime.timeout_minutes * 60
-    common = dict(
+    return dict(
         pipeline=config.name,
-        artifact_root=artifact_root,
+        artifact_root=resolve_artifact_root(config),
         cache="{{ params.cache }}",
         project_root=str(config.project_root),
         component_timeout=timeout,
         # Airflow's own limit is a backstop a little past the launcher's, which kills cleanly.
         execution_timeout=timedelta(seconds=timeout + 120),
+        registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.registry.model_name},
     )
-    training = config.training
-    with DAG(
-        dag_id=f"{config.name}_training",
-        description=config.description or f"Continuous training of {config.name}",
-        schedule=config.schedule,
+
+
+def dag_defaults(config: PipelineConfig) -> dict:
+    return dict(
         start_date=datetime.combine(config.start_date, datetime.min.time(), tzinfo=timezone.utc),
         catchup=False,
-        max_active_runs=1,
-        tags=["mlops", config.name, "training"],
         default_args={
             "owner": config.owner,
             "retries": config.runtime.retries,
             "retry_delay": timedelta(seconds=config.runtime.retry_delay_seconds),
         },
+    )
+
+
+def as_config(config: PipelineConfig | str | Path) -> PipelineConfig:
+    return config if isinstance(config, PipelineConfig) else load_pipeline_config(config)
+
+
+def training_dag(config: PipelineConfig | str | Path) -> DAG:
+    """The training DAG for ``config`` (a :class:`PipelineConfig` or the path of its YAML)."""
+    config = as_config(config)
+    common = component_defaults(config)
+    artifact_root, registry = common["artifact_root"], common["registry"]
+    features = {f.name: f.type for f in config.features}
+    beam_args = list(config.validation.beam_pipeline_args)
+    training = config.training
+    with DAG(
+        dag_id=f"{config.name}_training",
+        description=config.description or f"Continuous training of {config.name}",
+        schedule=config.schedule,
+        max_active_runs=1,
+        tags=["mlops", config.name, "training"],
+        **dag_defaults(config),
         params={
             "epochs": Param(training.epochs, type="integer", minimum=1, title="Epochs"),
             "learning_rate": Param(training.learning_rate, type="number", exclusiveMinimum=0, title="Learning rate"),
@@ -128,7 +144,6 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 "on_drift": config.validation.on_drift,
             },
             beam_pipeline_args=beam_args,
-            registry=registry,
             doc_md="TFDV statistics on Beam; anomalies against the curated schema fail the run; "
             "drift against the champion's training data warns or fails.",
             **common,
@@ -153,7 +168,6 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             epochs="{{ params.epochs }}",
             batch_size=training.batch_size,
             seed=training.seed,
-            registry=registry,
             pool=GPU_POOL,
             pool_slots=max(1, training.gpus),
             doc_md="Keras training with the transform as the model's first layers; resumes from its "
@@ -170,7 +184,6 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 "min_accuracy": config.evaluation.min_accuracy,
                 "max_accuracy_drop": config.evaluation.max_accuracy_drop,
             },
-            registry=registry,
             doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
             **common,
         )
@@ -185,16 +198,33 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 "schema": validate.artifact("schema"),
                 "transform": transform.artifact("transform"),
             },
-            registry=registry,
             doc_md="A blessed model becomes a registry version with lineage tags and alias `challenger`; "
             "not blessed: skipped, with the reasons.",
             **common,
         )
-        PromoteModelOperator(
-            task_id="promote",
+        deployment = config.deployment
+        infra = InfraValidateOperator(
+            task_id="infra_validate",
             model_version=register.artifact("model_version"),
-            registry=registry,
-            doc_md="The challenger becomes `champion`; the previous champion keeps alias `previous`.",
+            examples=ingest.artifact("examples"),
+            features=features,
+            sample_rows=deployment.infra_sample_rows,
+            max_latency_ms=deployment.infra_max_latency_ms,
+            doc_md="The candidate answers test rows in a real prediction server (schema, latency) before any rollout.",
+            **common,
+        )
+        DeployModelOperator(
+            task_id="deploy",
+            model_version=register.artifact("model_version"),
+            infra_blessing=infra.artifact("infra_blessing"),
+            action="canary",
+            weight=deployment.canary.weight,
+            window_minutes=deployment.canary.window_minutes,
+            target=deployment.target,
+            target_settings=getattr(deployment, deployment.target) if deployment.target != "local" else {},
+            doc_md=f"Canary: the challenger answers {deployment.canary.weight:.0%} of requests; "
+            f"`{config.name}_promotion` decides after {deployment.canary.window_minutes} min. The first model "
+            "becomes champion at once.",
             **common,
         )
     return dag
@@ -204,7 +234,7 @@ def _doc(config: PipelineConfig, artifact_root: str, tracking_uri: str) -> str:
     features = ", ".join(f"`{f.name}` ({f.type})" for f in config.features)
     return (
         f"### {config.name} training\n\n"
-        "ingest → validate → transform → train → evaluate → register → promote\n\n"
+        "ingest → validate → transform → train → evaluate → register → infra_validate → deploy (canary)\n\n"
         f"Config: `{config.config_path}`  \n"
         f"Source: `{config.source}`  \n"
         f"Label: `{config.label}`; features: {features}  \n"

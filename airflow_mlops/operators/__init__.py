@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from airflow_mlops.operators.component import ComponentOperator, ComponentOutput
+from airflow_mlops.operators.deployment import (
+    CanaryAnalysisOperator,
+    DeployModelOperator,
+    InfraValidateOperator,
+    RollbackModelOperator,
+)
 from airflow_mlops.operators.evaluation import EvaluateModelOperator
 from airflow_mlops.operators.ingest import IngestDataOperator
-from airflow_mlops.operators.registry import PromoteModelOperator, RegisterModelOperator
+from airflow_mlops.operators.registry import RegisterModelOperator
 from airflow_mlops.operators.training import TrainModelOperator
 from airflow_mlops.operators.transform import TransformOperator
 from airflow_mlops.operators.validation import ValidateDataOperator
 
 __all__ = [
+    "CanaryAnalysisOperator",
     "ComponentOperator",
     "ComponentOutput",
+    "DeployModelOperator",
     "EvaluateModelOperator",
+    "InfraValidateOperator",
     "IngestDataOperator",
-    "PromoteModelOperator",
     "RegisterModelOperator",
+    "RollbackModelOperator",
     "TrainModelOperator",
     "TransformOperator",
     "ValidateDataOperator",

@@ -1,4 +1,4 @@
-"""``RegisterModelOperator`` and ``PromoteModelOperator``: the MLflow model registry."""
+"""``RegisterModelOperator``: the MLflow model registry."""
 
 from __future__ import annotations
 
@@ -32,15 +32,3 @@ class RegisterModelOperator(ComponentOperator):
         blessing = inputs["blessing"].properties
         if not blessing.get("blessed"):
             raise AirflowSkipException("model not blessed, not registered: " + "; ".join(blessing.get("reasons", [])))
-
-
-class PromoteModelOperator(ComponentOperator):
-    """Make the registered version the ``champion``; the previous champion becomes ``previous``.
-
-    :param model_version: the ``model_version`` output of the register task.
-    """
-
-    ui_color = "#d5f5f0"
-
-    def __init__(self, *, model_version: ComponentOutput, **kwargs: Any) -> None:
-        super().__init__(component="promote", inputs={"model_version": model_version}, **kwargs)

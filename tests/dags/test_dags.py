@@ -35,7 +35,7 @@ PARSE_PROBE = textwrap.dedent(
 
 
 def test_there_are_dag_files():
-    assert [p.name for p in DAG_FILES] == ["penguin_training.py"]
+    assert [p.name for p in DAG_FILES] == ["penguin_promotion.py", "penguin_rollback.py", "penguin_training.py"]
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
@@ -64,7 +64,7 @@ def test_penguin_training_structure():
     dag = bag.dags["penguin_training"]
     assert dag.schedule == "@weekly"
     order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["ingest", "validate", "transform", "train", "evaluate", "register", "promote"]
+    assert order == ["ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"]
     assert set(dag.params) == {"cache", "epochs", "learning_rate"}
     assert dag.params["cache"] is True and dag.params["epochs"] == 20
     train = dag.get_task("train")
@@ -75,6 +75,25 @@ def test_penguin_training_structure():
         assert task.retries == 2 and task.doc_md
     ingest = dag.get_task("ingest")
     assert ingest.component_params["source"] == "package://palmerpenguins/data/penguins.csv"
+    deploy = dag.get_task("deploy")
+    assert deploy.component_params == {"action": "canary", "weight": 0.1, "window_minutes": 60}
+    assert (deploy.target, deploy.upstream_task_ids) == ("local", {"register", "infra_validate"})
+    assert dag.get_task("infra_validate").component_params["max_latency_ms"] == 1000
+
+
+def test_promotion_and_rollback_structure():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    promotion = bag.dags["penguin_promotion"]
+    assert promotion.schedule == "@hourly" and set(promotion.params) == {"force"}
+    analysis = promotion.get_task("canary_analysis")
+    assert analysis.component_params == {
+        "max_error_rate_increase": 0.01, "max_latency_ratio": 2.0, "max_accuracy_drop": 0.02, "min_requests": 50,
+        "force": "{{ params.force }}",
+    }
+    rollback = bag.dags["penguin_rollback"]
+    assert rollback.schedule is None and rollback.get_task("rollback").component_params == {"reason": "{{ params.reason }}"}
 
 
 def _dags_test(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -91,7 +110,7 @@ def two_training_runs(airflow_env):
     return first, second
 
 
-def test_the_first_run_trains_registers_and_promotes(airflow_env, two_training_runs):
+def test_the_first_run_trains_registers_and_deploys(airflow_env, two_training_runs):
     first, _ = two_training_runs
     log = first.stdout + first.stderr
     assert first.returncode == 0, log[-6000:]
@@ -101,11 +120,12 @@ def test_the_first_run_trains_registers_and_promotes(airflow_env, two_training_r
     assert "no champion in the registry yet" in log
     assert "BLESSED: all checks passed" in log
     assert "registered penguin version 1" in log
-    assert "champion: version 1 (previous: none)" in log
+    assert "answered 21 requests" in log  # infra validation in a real server
+    assert "bootstrap: version 1; champion 1, canary none" in log
 
     root = Path(airflow_env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
     records = {p.parent.parent.name: json.loads(p.read_text()) for p in root.glob("penguin/*/*/execution.json")}
-    assert set(records) == {"ingest", "validate", "transform", "train", "evaluate", "register", "promote"}
+    assert set(records) == {"ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"}
     assert all(r["status"] == "succeeded" and r["run"]["dag_id"] == "penguin_training" for r in records.values())
     assert records["ingest"]["metrics"]["rows"] == 344
     examples = Path(records["ingest"]["outputs"]["examples"]["uri"].removeprefix("file://"))
@@ -131,7 +151,7 @@ def test_the_second_run_reuses_the_cache_and_compares_with_the_champion(airflow_
 
 def test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds(airflow_env, two_training_runs):
     """Epochs and learning rate from the trigger form (dag_run conf) make a poor model: the run
-    succeeds, evaluation says why the model is not blessed, register and promote are skipped."""
+    succeeds, evaluation says why the model is not blessed, register and deployment are skipped."""
     result = _dags_test(airflow_env, "penguin_training", "2026-01-26", "-c", '{"epochs": 1, "learning_rate": 0.00001}')
     log = result.stdout + result.stderr
     assert "state=success" in log, log[-6000:]
@@ -140,7 +160,7 @@ def test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds(airf
     assert "model not blessed, not registered: test accuracy" in log
     states = {row["task_id"]: row["state"] for row in json.loads(_states_json(airflow_env, _run_id(log)))}
     assert states["evaluate"] == "success"
-    assert states["register"] == "skipped" and states["promote"] == "skipped"
+    assert states["register"] == states["infra_validate"] == states["deploy"] == "skipped"
     assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
 
 
@@ -216,3 +236,19 @@ def test_bad_source_fails_the_run_with_the_components_message(airflow_env, tmp_p
     assert f"ingest failed (data error): file is empty: file://{empty}" in log
     assert "state=failed" in log
     assert "up_for_retry" not in log.lower()
+
+
+def test_promotion_without_a_canary_is_skipped_with_the_reason(airflow_env, two_training_runs):
+    result = _dags_test(airflow_env, "penguin_promotion", "2026-01-13", "-c", '{"force": true}')
+    log = result.stdout + result.stderr
+    assert "no decision: no canary is running" in log, log[-6000:]
+    assert "state=success" in log
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def test_rollback_with_a_single_champion_fails_clearly_and_changes_nothing(airflow_env, two_training_runs):
+    result = _dags_test(airflow_env, "penguin_rollback", "2026-01-13", "-c", '{"reason": "test"}')
+    log = result.stdout + result.stderr
+    assert "rollback failed (config error): rollback: nothing to roll back to: version 1 is the only champion" in log, log[-6000:]
+    assert "state=failed" in log and "up_for_retry" not in log.lower()
+    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"

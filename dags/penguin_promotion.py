@@ -1,0 +1,7 @@
+"""Canary analysis of the Palmer penguins classifier: promote or reject the challenger."""
+
+from __future__ import annotations
+
+from airflow_mlops.factory import pipeline_config_path, promotion_dag
+
+dag = promotion_dag(pipeline_config_path(__file__, "penguin"))
