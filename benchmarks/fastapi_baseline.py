@@ -10,8 +10,8 @@ Run by `benchmarks/serving.py` as ``python benchmarks/fastapi_baseline.py --port
 --model-name M --version V --cache-dir D`` under uvicorn, one worker.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the real types of the locally
+# defined request model, not strings it cannot resolve.
 import argparse
 import os
 import uuid

@@ -375,7 +375,7 @@ def _deployment(reader: _Reader, data: dict) -> DeploymentSettings:
     for name, fields in (("vertex", VERTEX_FIELDS), ("cloud_run", CLOUD_RUN_FIELDS)):
         cloud[name] = reader.section(section, name)
         reader.unknown(cloud[name], fields, f"deployment.{name}.")
-    required = {"vertex": ("project", "region", "serving_container_image_uri"), "cloud_run": ("project", "region", "service", "image")}
+    required = {"vertex": ("project", "region", "endpoint_id", "serving_container_image_uri"), "cloud_run": ("project", "region", "service", "image")}
     for key in required.get(target, ()):
         if not cloud[target].get(key):
             reader.problems.append(f"deployment.{target}.{key}: required when deployment.target is {target}")
