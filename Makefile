@@ -21,7 +21,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock demo schema test test-runtime test-control benchmark benchmark-pipeline clean clean-all
+.PHONY: help setup lock demo schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
@@ -29,6 +29,9 @@ help:
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
 	@echo "make schema - regenerate include/penguin/schema.pbtxt from the data (review, then commit)"
+	@echo "make serve  - start the prediction server on 127.0.0.1:3000 in the background; make stop stops it"
+	@echo "make status - what serves (champion, canary) and the deployment history"
+	@echo "make rollback - move champion back to the previous version (REASON=...)"
 	@echo "make clean  - remove .mlops/ (artifacts, Airflow home); clean-all also the environments"
 
 $(UV):
@@ -62,8 +65,8 @@ lock: | $(UV)
 
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
-RUNTIME_TESTS := tests/contract tests/artifacts tests/components
-CONTROL_TESTS := tests/contract tests/artifacts tests/config tests/launchers tests/operators tests/dags tests/provider
+RUNTIME_TESTS := tests/contract tests/artifacts tests/components tests/serving
+CONTROL_TESTS := tests/contract tests/artifacts tests/config tests/launchers tests/operators tests/deploy tests/dags tests/provider
 
 test: setup test-runtime test-control
 
@@ -80,13 +83,30 @@ PIPELINE ?= penguin
 schema: setup
 	$(RUNTIME_VENV)/bin/python -m airflow_mlops.tools.schema include/$(PIPELINE)/pipeline.yaml
 
+# The prediction server runs in the runtime environment; pid and log under .mlops/serving/<pipeline>/.
+serve: setup
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving start --pipeline include/$(PIPELINE)/pipeline.yaml
+
+stop:
+	@if [ -x $(RUNTIME_VENV)/bin/python ]; then $(RUNTIME_VENV)/bin/python -m airflow_mlops.serving stop --pipeline include/$(PIPELINE)/pipeline.yaml; fi
+
+status: setup
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving status --pipeline include/$(PIPELINE)/pipeline.yaml
+
+REASON ?= manual rollback (make rollback)
+rollback: setup
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving rollback --pipeline include/$(PIPELINE)/pipeline.yaml --reason "$(REASON)"
+
 benchmark: setup
 	$(AIRFLOW_VENV)/bin/python benchmarks/launch_overhead.py
 
 benchmark-pipeline: setup
 	$(AIRFLOW_VENV)/bin/python benchmarks/pipeline_e2e.py
 
-clean:
+benchmark-serving: setup
+	$(RUNTIME_VENV)/bin/python benchmarks/serving.py
+
+clean: stop
 	rm -rf .mlops
 
 clean-all: clean

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
-STEPS = ("ingest", "validate", "transform", "train", "evaluate", "register", "promote")
+STEPS = ("ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy")
 # structlog's "<time> [info     ] " prefix and " [logger] loc=file.py:N" suffix around a task-log line
 LOG_PREFIX = re.compile(r"^\S+ \[\w+\s*\] ")
 LOG_SUFFIX = re.compile(r"\s+\[[\w.]+\]\s+loc=\S+\s*$")
@@ -55,22 +55,27 @@ class StepRun:
         return "-" if self.record is None else ("hit" if self.record["cache_hit"] else "miss")
 
 
-def dag_test(dag_id: str, logical_date: str, log: Path, live: re.Pattern | None = None, env: dict | None = None) -> tuple[str | None, str, float]:
-    """``airflow dags test``; returns (run id, final state, seconds)."""
+def dag_test(
+    dag_id: str, logical_date: str, log: Path, live: re.Pattern | None = None, env: dict | None = None, conf: dict | None = None
+) -> tuple[str | None, str, float]:
+    """``airflow dags test`` (``conf`` overrides the DAG's params); returns (run id, final state, seconds)."""
     start = datetime.now()
-    _, output = airflow("dags", "test", dag_id, logical_date, log=log, live=live, env=env)
+    extra = ("-c", json.dumps(conf)) if conf else ()
+    _, output = airflow("dags", "test", dag_id, logical_date, *extra, log=log, live=live, env=env)
     seconds = (datetime.now() - start).total_seconds()
     match = re.search(r"DagRun Finished: .*?run_id=([^,]+),.*?state=(\w+)", output)
     return (match.group(1), match.group(2), seconds) if match else (None, "did not finish", seconds)
 
 
-def step_runs(dag_id: str, run_id: str, artifact_root: str, pipeline: str, env: dict | None = None) -> list[StepRun]:
+def step_runs(
+    dag_id: str, run_id: str, artifact_root: str, pipeline: str, env: dict | None = None, steps: tuple[str, ...] = STEPS
+) -> list[StepRun]:
     from airflow_mlops.operators.component import LAUNCH_FILE, safe_segment
 
     states = {t["task_id"]: t for t in cli_json("tasks", "states-for-dag-run", dag_id, run_id, env=env)}
     run_dir = Path(artifact_root.removeprefix("file://"), pipeline, "_invocations", dag_id, safe_segment(run_id))
     runs = []
-    for task_id in STEPS:
+    for task_id in steps:
         state = states.get(task_id, {})
         task_seconds = None
         if state.get("start_date") and state.get("end_date"):

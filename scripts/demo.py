@@ -1,19 +1,31 @@
-"""`make demo`: run the penguin training DAG twice on the embedded default and summarise.
+"""`make demo`: the whole local scenario on the embedded default, and a summary.
 
-The first run trains, evaluates, registers and promotes a model; the second, on unchanged data,
-reuses the cached steps and evaluates the model against the champion. Runs in the Airflow
-environment (.venv) with the Makefile's AIRFLOW_HOME (.mlops/airflow).
+1. penguin_training trains, evaluates and registers version 1; infra validation answers test
+   rows in a real prediction server; the first model becomes the champion.
+2. The prediction server starts on 127.0.0.1 (`make serve`) and answers a few rows over HTTP.
+3. penguin_training again with more epochs: ingest/validate/transform are cache hits, a new
+   model is trained, blessed against the champion, registered and goes to a 10 % canary.
+4. Traffic reaches both versions; penguin_promotion (forced, instead of waiting for the
+   window) compares them online and promotes the challenger; the server follows.
+
+The server keeps running afterwards (`make stop` stops it). Runs in the Airflow environment
+(.venv) with the Makefile's AIRFLOW_HOME (.mlops/airflow).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
+import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dag_runs import airflow, dag_test, step_runs
+
+from airflow_mlops.serving.server import http_post_json
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
@@ -21,29 +33,41 @@ DAG_ID = "penguin_training"
 # What the components say that is worth watching live; the full log is kept in a file.
 LIVE = re.compile(
     r"\] \[\w+\] INFO airflow_mlops\.components: (cache (hit|miss)|blessing|registered|this model|version \d+ is already"
-    r"|champion: version|drift |validation report)|failed \(|DagRun Finished"
+    r"|champion: version|drift |validation report|answered \d+ requests|(bootstrap|canary|promote|reject|none): version"
+    r"|decision: )|failed \(|no decision|DagRun Finished"
 )
+RUNTIME_PYTHON = os.environ.get("AIRFLOW__MLOPS__RUNTIME_PYTHON", str(REPO / ".venv-runtime" / "bin" / "python"))
+SAMPLES = [
+    {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.2, "flipper_length_mm": 217.0, "body_mass_g": 4875.0, "sex": "female"},
+    {"island": "Torgersen", "bill_length_mm": 38.9, "bill_depth_mm": 17.8, "flipper_length_mm": 181.0, "body_mass_g": 3625.0, "sex": "female"},
+    {"island": "Dream", "bill_length_mm": 49.7, "bill_depth_mm": 18.6, "flipper_length_mm": 195.0, "body_mass_g": 3600.0, "sex": "male"},
+    {"island": "Dream", "bill_length_mm": None, "bill_depth_mm": 18.0, "flipper_length_mm": 190.0, "body_mass_g": None, "sex": None},
+]
 
 
 def step(message: str) -> None:
     print(f"\n== {message}", flush=True)
 
 
-def run_training(logical_date: str, logs: Path, root: str, pipeline: str) -> dict[str, dict] | None:
+def run_dag(dag_id: str, logical_date: str, logs: Path, root: str, pipeline: str, conf: dict | None = None,
+            steps: tuple[str, ...] | None = None) -> dict[str, dict] | None:
     """One DAG run; prints its summary and returns each step's execution record."""
+    import json
+
     from airflow_mlops.operators.component import safe_segment
 
-    log = logs / f"{DAG_ID}-{safe_segment(logical_date)}.log"
-    step(f"airflow dags test {DAG_ID} {logical_date}   (full log: {log.relative_to(REPO)})")
-    run_id, state, seconds = dag_test(DAG_ID, logical_date, log, live=LIVE)
+    log = logs / f"{dag_id}-{safe_segment(logical_date)}.log"
+    extra = f" -c '{json.dumps(conf)}'" if conf else ""
+    step(f"airflow dags test {dag_id} {logical_date}{extra}   (full log: {log.relative_to(REPO)})")
+    run_id, state, seconds = dag_test(dag_id, logical_date, log, live=LIVE, conf=conf)
     print(f"   finished in {seconds:.0f} s: {state}")
     if run_id is None or state != "success":
         return None
-    print(f"\n   {'step':<10} {'state':<9} {'time':>6}  {'cache':<5}  figures")
+    print(f"\n   {'step':<14} {'state':<9} {'time':>6}  {'cache':<5}  figures")
     records = {}
-    for run in step_runs(DAG_ID, run_id, root, pipeline):
+    for run in step_runs(dag_id, run_id, root, pipeline, **({"steps": steps} if steps else {})):
         seconds = f"{run.task_seconds:.1f}s" if run.task_seconds is not None else "-"
-        print(f"   {run.task_id:<10} {run.state or '-':<9} {seconds:>6}  {run.cache:<5}  {figures(run.task_id, run.record)}")
+        print(f"   {run.task_id:<14} {run.state or '-':<9} {seconds:>6}  {run.cache:<5}  {figures(run.task_id, run.record)}")
         if run.record:
             records[run.task_id] = run.record
     return records
@@ -67,9 +91,29 @@ def figures(task_id: str, record: dict | None) -> str:
         return f"test accuracy {m['accuracy']:.3f}{champion}; {'BLESSED' if blessing['blessed'] else 'not blessed: ' + '; '.join(blessing['reasons'])}"
     if task_id == "register":
         return f"version {m['version']}" + (" (already registered)" if m["already_registered"] else " (new)")
-    if task_id == "promote":
-        return f"champion: version {m['champion']} (previous: {m['previous'] or 'none'})"
+    if task_id == "infra_validate":
+        return f"a real server answered test rows: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms (ready in {m['startup_seconds']:.1f} s)"
+    if task_id == "deploy":
+        return f"{m['action']}: champion {m['champion']}, canary {m['canary'] or 'none'}"
+    if task_id == "canary_analysis":
+        return f"{m['decision']}: " + outputs["canary_report"]["properties"]["reason"][:140]
     return ""
+
+
+def serving(*args: str) -> int:
+    return subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", *args, "--pipeline", str(CONFIG)])
+
+
+def send(url: str, rows: list[dict], show: bool = True) -> list[dict]:
+    code, answers = http_post_json(url + "/predict", {"instances": rows})
+    if code != 200:
+        raise RuntimeError(f"POST /predict answered {code}: {answers}")
+    if show:
+        for row, answer in zip(rows, answers):
+            probability = answer["probabilities"][answer["prediction"]]
+            print(f"   {row['island']:<9} bill {row['bill_length_mm']!s:>5} mm, mass {row['body_mass_g']!s:>6} g -> "
+                  f"{answer['prediction']:<9} ({probability:.2f})  model version {answer['model_version']} ({answer['model_role']})")
+    return answers
 
 
 def main() -> int:
@@ -88,13 +132,45 @@ def main() -> int:
             return 1
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    first = run_training((now - timedelta(minutes=1)).isoformat(), logs, root, config.name)
-    second = run_training(now.isoformat(), logs, root, config.name) if first else None
-    if not (first and second):
+    first = run_dag(DAG_ID, (now - timedelta(minutes=2)).isoformat(), logs, root, config.name)
+    if not first:
         return 1
 
+    serving_config = config.deployment.serving
+    url = f"http://{serving_config.host}:{serving_config.port}"
+    step(f"make serve: the prediction server (BentoML) on {url}")
+    if serving("start") != 0:
+        return 1
+    step(f"curl -X POST {url}/predict -H 'Content-Type: application/json' -d '{{\"instances\": [...]}}'")
+    send(url, SAMPLES)
+
+    second = run_dag(DAG_ID, (now - timedelta(minutes=1)).isoformat(), logs, root, config.name, conf={"epochs": 30})
+    if not second:
+        return 1
+    deployed = second.get("deploy", {}).get("metrics", {})
+    if deployed.get("action") == "canary":
+        wait = serving_config.poll_seconds + 2
+        step(f"canary: version {deployed['canary']} answers {config.deployment.canary.weight:.0%} of requests "
+             f"(the server notices within {serving_config.poll_seconds:.0f} s); 300 requests")
+        time.sleep(wait)
+        counts = Counter()
+        for i in range(300):
+            answer = send(url, [SAMPLES[i % len(SAMPLES)]], show=False)[0]
+            counts[f"version {answer['model_version']} ({answer['model_role']})"] += 1
+        for who, n in sorted(counts.items()):
+            print(f"   {who:<26} {n:>4} answers")
+        decision = run_dag("penguin_promotion", now.isoformat(), logs, root, config.name, conf={"force": True},
+                           steps=("canary_analysis",))
+        if not decision:
+            return 1
+        time.sleep(wait)
+        step("after the decision, the same rows")
+        send(url, SAMPLES)
+    else:
+        print(f"\n   no canary this time ({deployed.get('action', 'not deployed')}); `make clean && make demo` starts afresh")
+
     step("Where to look")
-    outputs = {step_id: record["outputs"] for step_id, record in second.items()}
+    outputs = {step_id: record["outputs"] for step_id, record in {**first, **second}.items()}
     for label, uri in (
         ("validation report", outputs["validate"]["anomalies"]["properties"]["report"]),
         ("training curves", outputs["train"]["model"]["uri"] + "/training_curves.png"),
@@ -103,6 +179,9 @@ def main() -> int:
         print(f"   {label:<18} {uri}")
     print(f"   {'artifacts':<18} {root}/{config.name}/")
     print(f"   {'MLflow registry':<18} {resolve_tracking_uri(config)}  (model '{config.registry.model_name}')")
+    print(f"   {'prediction log':<18} {root}/{config.name}/predictions/")
+    print(f"   {'deployment record':<18} {root}/{config.name}/deployment/record.json   (make status)")
+    print(f"\n   The server is still running on {url}: make rollback moves champion back, make stop stops it.")
     return 0
 
 
