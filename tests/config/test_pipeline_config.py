@@ -24,6 +24,37 @@ def test_the_shipped_penguin_config_loads():
     assert config.project_root == REPO
     assert config.artifact_root_uri == f"file://{REPO}/.mlops/artifacts"
     assert config.runtime.launcher == "local" and config.runtime.timeout_minutes == 30
+    deployment = config.deployment
+    assert (deployment.target, deployment.canary.weight, deployment.canary.window_minutes) == ("local", 0.1, 60)
+    assert (deployment.serving.host, deployment.serving.port) == ("127.0.0.1", 3000)
+
+
+def test_deployment_problems_are_reported(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+        pipeline: p
+        data: {source: x.csv, label: y}
+        features: {a: numeric}
+        deployment:
+          target: vertex
+          vertex: {project: my-project, zone: z}
+          canary: {weight: 1.5, windows: 3}
+          serving: {port: 0}
+        """,
+    )
+    with pytest.raises(PipelineConfigError) as err:
+        load_pipeline_config(path)
+    expected = [
+        "deployment.vertex.zone: unknown field",
+        "deployment.vertex.region: required when deployment.target is vertex",
+        "deployment.vertex.endpoint_id: required when deployment.target is vertex",
+        "deployment.canary.windows: unknown field",
+        "deployment.canary.weight: must be between 0 and 1 (got 1.5)",
+        "deployment.serving.port: must be greater than 0 (got 0)",
+    ]
+    for fragment in expected:
+        assert any(fragment in p for p in err.value.problems), (fragment, err.value.problems)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
