@@ -158,6 +158,34 @@ class DeploymentSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Drift and performance monitoring, and what triggers retraining.
+
+    :param schedule: how often ``<pipeline>_monitoring`` looks at the prediction log.
+    :param drift_share: dataset drift when at least this share of the features drift.
+    :param must_not_drift: features whose drift alone is a drift verdict.
+    :param min_rows: fewer logged predictions in the window: "no traffic", no verdict.
+    :param min_accuracy: accuracy on the predictions whose labels have arrived below this is a
+        performance-degradation verdict ...
+    :param min_labels: ... when at least this many have labels.
+    :param landing: where new data arrives (local path or ``gs://`` prefix), for
+        ``<pipeline>_data_arrival``; relative paths are from the project root.
+    :param poll_seconds: how often the sensors look.
+    :param pubsub_subscription: on GCP, a Pub/Sub subscription whose alert messages also
+        trigger retraining (``projects/<p>/subscriptions/<s>``)."""
+
+    schedule: str = "@hourly"
+    drift_share: float = 0.5
+    must_not_drift: tuple[str, ...] = ()
+    min_rows: int = 30
+    min_accuracy: float = 0.85
+    min_labels: int = 20
+    landing: str = ".mlops/landing"
+    poll_seconds: int = 30
+    pubsub_subscription: str | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     name: str
     config_path: Path
@@ -178,6 +206,7 @@ class PipelineConfig:
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     registry: RegistrySettings | None = None
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     @property
     def artifact_root_uri(self) -> str:
@@ -190,6 +219,15 @@ class PipelineConfig:
     @property
     def schema_uri(self) -> str:
         path = Path(self.validation.schema)
+        return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    @property
+    def landing_uri(self) -> str:
+        """``monitoring.landing`` as a URI; a relative path is taken from the project root."""
+        landing = self.monitoring.landing
+        if "://" in landing:
+            return landing.rstrip("/")
+        path = Path(landing)
         return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
 
     @property
@@ -406,6 +444,30 @@ def _deployment(reader: _Reader, data: dict) -> DeploymentSettings:
     )
 
 
+def _monitoring(reader: _Reader, data: dict, features: tuple[FeatureSpec, ...], name: str | None) -> MonitoringSettings:
+    section = reader.section(data, "monitoring")
+    fields = {"schedule", "drift_share", "must_not_drift", "min_rows", "min_accuracy", "min_labels", "landing",
+              "poll_seconds", "pubsub_subscription"}
+    reader.unknown(section, fields, "monitoring.")
+    must_not_drift = _string_list(reader, section, "must_not_drift", "monitoring.must_not_drift", ())
+    names = {f.name for f in features}
+    for feature in must_not_drift:
+        if names and feature not in names:
+            reader.problems.append(f"monitoring.must_not_drift: {feature!r} is not one of the features")
+    p = "monitoring."
+    return MonitoringSettings(
+        schedule=reader.get(section, "schedule", p + "schedule", str, default="@hourly"),
+        drift_share=_fraction(reader, section, "drift_share", p + "drift_share", 0.5),
+        must_not_drift=must_not_drift,
+        min_rows=_positive(reader, section, "min_rows", p + "min_rows", int, 30),
+        min_accuracy=_fraction(reader, section, "min_accuracy", p + "min_accuracy", 0.85),
+        min_labels=_positive(reader, section, "min_labels", p + "min_labels", int, 20),
+        landing=reader.get(section, "landing", p + "landing", str, default=f".mlops/landing/{name}"),
+        poll_seconds=_positive(reader, section, "poll_seconds", p + "poll_seconds", int, 30),
+        pubsub_subscription=reader.get(section, "pubsub_subscription", p + "pubsub_subscription", str, default=None),
+    )
+
+
 def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> PipelineConfig:
     """Build a :class:`PipelineConfig` from parsed YAML, or raise with every problem found."""
     reader = _Reader()
@@ -415,7 +477,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         data,
         {
             "pipeline", "description", "owner", "schedule", "start_date", "artifact_root", "data", "features",
-            "runtime", "validation", "training", "evaluation", "registry", "deployment",
+            "runtime", "validation", "training", "evaluation", "registry", "deployment", "monitoring",
         },
     )
     name = reader.get(data, "pipeline", "pipeline", str)
@@ -462,6 +524,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         evaluation=_evaluation(reader, data, features),
         registry=_registry(reader, data, name),
         deployment=_deployment(reader, data),
+        monitoring=_monitoring(reader, data, features, name),
     )
     config = dict(
         description=reader.get(data, "description", "description", str, default=""),
