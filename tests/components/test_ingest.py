@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import make_spec, run_cli
+from component_cli import make_spec, run_cli
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.components.ingest import COMPONENT

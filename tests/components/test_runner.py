@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HERE, make_spec, run_cli
+from component_cli import HERE, make_spec, run_cli
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.components.runner import run_component
