@@ -4,7 +4,9 @@ split it deterministically into train/eval/test.
 Parameters (``spec.params``):
 
 - ``source``: a file, a directory or prefix (every ``.csv``/``.parquet`` under it), a glob, or
-  ``package://<package>/<path>`` for data shipped inside an installed package.
+  ``package://<package>/<path>`` for data shipped inside an installed package; or a list of
+  these (e.g. the original data and the landing prefix where new batches arrive), where an
+  entry without files yet is skipped as long as some entry has files.
 - ``format``: ``csv``, ``parquet`` or ``auto`` (from each file's extension).
 - ``label``: the label column; it must be present.
 - ``split``: ratios by split name, e.g. ``{"train": 0.7, "eval": 0.15, "test": 0.15}``.
@@ -32,8 +34,23 @@ def _data_error(message: str, **details: Any) -> ComponentError:
     return ComponentError(ErrorKind.DATA, message, details)
 
 
-def resolve_source(source: str) -> list[str]:
+def resolve_source(source: str | list[str]) -> list[str]:
     """The data files that ``source`` names, as URIs, sorted; a data error if there are none."""
+    if isinstance(source, str):
+        return _resolve_one(source)
+    files: list[str] = []
+    for entry in source:
+        try:
+            files += _resolve_one(entry)
+        except ComponentError as exc:
+            if exc.kind is not ErrorKind.DATA:  # e.g. a package that is not installed
+                raise
+    if not files:
+        raise _data_error(f"no .csv or .parquet files in any of {', '.join(source)}", source=source)
+    return sorted(set(files))
+
+
+def _resolve_one(source: str) -> list[str]:
     import fsspec
 
     if source.startswith("package://"):

@@ -190,7 +190,7 @@ class PipelineConfig:
     name: str
     config_path: Path
     project_root: Path
-    source: str
+    source: str | tuple[str, ...]
     label: str
     features: tuple[FeatureSpec, ...]
     split: dict[str, float]
@@ -220,6 +220,16 @@ class PipelineConfig:
     def schema_uri(self) -> str:
         path = Path(self.validation.schema)
         return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    @property
+    def source_uris(self) -> str | list[str]:
+        """``data.source`` with relative local paths made absolute (from the project root)."""
+        def absolute(location: str) -> str:
+            if "://" in location or Path(location).is_absolute() or any(c in location for c in "*?["):
+                return location
+            return "file://" + str((self.project_root / location).resolve())
+
+        return absolute(self.source) if isinstance(self.source, str) else [absolute(s) for s in self.source]
 
     @property
     def landing_uri(self) -> str:
@@ -486,7 +496,9 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
 
     data_section = reader.section(data, "data")
     reader.unknown(data_section, {"source", "format", "label", "split"}, "data.")
-    source = reader.get(data_section, "source", "data.source", str)
+    source = reader.get(data_section, "source", "data.source", (str, list))
+    if isinstance(source, list) and (not source or not all(isinstance(s, str) for s in source)):
+        reader.problems.append(f"data.source: must be a location or a non-empty list of locations (got {source!r})")
     fmt = reader.get(data_section, "format", "data.format", str, default="auto", choices=FORMATS)
     label = reader.get(data_section, "label", "data.label", str)
     split = reader.get(data_section, "split", "data.split", dict, default={"train": 0.7, "eval": 0.15, "test": 0.15})
@@ -538,7 +550,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         name=name,
         config_path=config_path,
         project_root=project_root,
-        source=source,
+        source=tuple(source) if isinstance(source, list) else source,
         label=label,
         features=features,
         split={k: float(v) for k, v in split.items()},

@@ -124,7 +124,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
     ) as dag:
         ingest = IngestDataOperator(
             task_id="ingest",
-            source=config.source,
+            source=config.source_uris,
             label=config.label,
             split=config.split,
             data_format=config.format,
@@ -236,7 +236,7 @@ def _doc(config: PipelineConfig, artifact_root: str, tracking_uri: str) -> str:
         f"### {config.name} training\n\n"
         "ingest → validate → transform → train → evaluate → register → infra_validate → deploy (canary)\n\n"
         f"Config: `{config.config_path}`  \n"
-        f"Source: `{config.source}`  \n"
+        f"Source: `{config.source_uris}`  \n"
         f"Label: `{config.label}`; features: {features}  \n"
         f"Artifacts: `{artifact_root}/{config.name}/`  \n"
         f"Registry: `{tracking_uri}`, model `{config.registry.model_name}`\n"

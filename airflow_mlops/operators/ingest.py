@@ -25,7 +25,7 @@ class IngestDataOperator(ComponentOperator):
     def __init__(
         self,
         *,
-        source: str,
+        source: str | list[str],
         label: str,
         split: Mapping[str, float],
         data_format: str = "auto",

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = load_pipeline_config(args.config)
-    frames = [read_file(uri, config.format) for uri in resolve_source(config.source)]
+    frames = [read_file(uri, config.format) for uri in resolve_source(config.source_uris)]
     data = pd.concat(frames, ignore_index=True)
     train = data[assign_splits(data, config.split, [str(c) for c in data.columns]) == "train"]
     stats = tfdv.generate_statistics_from_dataframe(train.reset_index(drop=True))

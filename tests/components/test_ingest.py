@@ -49,6 +49,25 @@ def test_package_source_is_the_shipped_penguins_csv(artifact_root):
     assert record.metrics["rows"] == 344
 
 
+def test_a_list_source_adds_the_batches_of_a_landing_directory(artifact_root, penguins_csv, tmp_path):
+    landing = tmp_path / "landing"
+    source = [str(penguins_csv), f"file://{landing}"]
+    first = run_component(COMPONENT, make_spec("ingest", artifact_root, ingest_params(source), name="a"))
+    assert first.metrics["rows"] == 344  # the landing directory does not exist yet: skipped
+    landing.mkdir()
+    pd.read_csv(penguins_csv).head(10).assign(year=2030).to_csv(landing / "batch-1.csv", index=False)
+    second = run_component(COMPONENT, make_spec("ingest", artifact_root, ingest_params(source), name="b"))
+    assert second.metrics["rows"] == 354 and not second.cache_hit
+    assert second.outputs["examples"].properties["files"] == sorted([f"file://{penguins_csv}", f"file://{landing}/batch-1.csv"])
+
+
+def test_a_list_source_with_no_files_at_all_is_a_data_error(artifact_root, tmp_path):
+    spec = make_spec("ingest", artifact_root, ingest_params([str(tmp_path / "none"), f"file://{tmp_path}/empty/"]))
+    result = run_cli(spec)
+    assert result.returncode == 3
+    assert "no .csv or .parquet files in any of" in result.stdout + result.stderr
+
+
 def _assignment(examples_uri: str) -> dict[tuple, str]:
     out = {}
     for name in SPLIT:

@@ -17,7 +17,7 @@ def test_the_shipped_penguin_config_loads():
     config = load_pipeline_config(PENGUIN)
     assert config.name == "penguin"
     assert config.label == "species"
-    assert config.source == "package://palmerpenguins/data/penguins.csv"
+    assert config.source_uris == ["package://palmerpenguins/data/penguins.csv", f"file://{REPO}/.mlops/landing/penguin"]
     assert config.feature_names() == ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
     assert {f.name: f.type for f in config.features}["island"] == "categorical"
     assert config.split == {"train": 0.7, "eval": 0.15, "test": 0.15}
