@@ -8,6 +8,9 @@ Parameters (``spec.params``):
   these (e.g. the original data and the landing prefix where new batches arrive), where an
   entry without files yet is skipped as long as some entry has files.
 - ``format``: ``csv``, ``parquet`` or ``auto`` (from each file's extension).
+- ``include_feedback``: also take the served predictions whose labels have arrived
+  (``<artifact_root>/<pipeline>/feedback/*.csv`` joined to the prediction log by request id),
+  so a retraining learns from production traffic.
 - ``label``: the label column; it must be present.
 - ``split``: ratios by split name, e.g. ``{"train": 0.7, "eval": 0.15, "test": 0.15}``.
 - ``split_key``: columns whose values decide a row's split (default: every column), so the same
@@ -89,12 +92,38 @@ def _suffix(path: str) -> str:
     return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
+def labelled_traffic(artifact_root: str, pipeline: str, label: str):
+    """The logged predictions whose labels have arrived, as rows of features plus the label."""
+    import pandas as pd
+
+    from airflow_mlops.serving.config import feedback_uri, predictions_uri
+    from airflow_mlops.serving.prediction_log import read_feedback, read_predictions
+
+    labels = read_feedback(feedback_uri(artifact_root, pipeline))
+    if not labels:
+        return pd.DataFrame()
+    rows = [
+        {**record["features"], label: labels[record["request_id"]]}
+        for record in read_predictions(predictions_uri(artifact_root, pipeline))
+        if record.get("request_id") in labels and "features" in record
+    ]
+    return pd.DataFrame(rows)
+
+
 def source_fingerprint(spec: ComponentSpec) -> str:
-    """Content hash of every source file, so changed data is a cache miss."""
+    """Content hash of every source file (and of the arrived labels, with ``include_feedback``),
+    so changed data is a cache miss."""
     import fsspec
 
+    from airflow_mlops.serving.config import feedback_uri
+
     digest = hashlib.sha256()
-    for uri in resolve_source(spec.params["source"]):
+    files = resolve_source(spec.params["source"])
+    if spec.params.get("include_feedback"):
+        store = ArtifactStore()
+        feedback = feedback_uri(spec.artifact_root, spec.pipeline)
+        files += [u for u in store.list_files(feedback) if u.endswith(".csv")] if store.exists(feedback) else []
+    for uri in files:
         fs, path = fsspec.core.url_to_fs(uri)
         info = fs.info(path)
         checksum = info.get("md5Hash") or info.get("crc32c")  # object stores keep one; no need to read
@@ -187,6 +216,11 @@ def run(ctx: ExecutionContext) -> ComponentResult:
             )
         ctx.log.info("%s: %d rows, %d columns", uri, len(frame), len(frame.columns))
         frames.append(frame)
+    if params.get("include_feedback"):
+        traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, label)
+        ctx.log.info("labelled production traffic (prediction log + feedback): %d rows", len(traffic))
+        if len(traffic):
+            frames.append(traffic)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if data.empty:
         raise _data_error(f"no rows in {source}: the file(s) have a header but no data", source=source, files=files)

@@ -195,6 +195,7 @@ class PipelineConfig:
     features: tuple[FeatureSpec, ...]
     split: dict[str, float]
     format: str = "auto"
+    include_feedback: bool = False
     description: str = ""
     owner: str = "mlops"
     schedule: str | None = None
@@ -495,7 +496,8 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         reader.problems.append(f"pipeline: must be lowercase letters, digits and '_' starting with a letter (got {name!r})")
 
     data_section = reader.section(data, "data")
-    reader.unknown(data_section, {"source", "format", "label", "split"}, "data.")
+    reader.unknown(data_section, {"source", "format", "label", "split", "include_feedback"}, "data.")
+    include_feedback = reader.get(data_section, "include_feedback", "data.include_feedback", bool, default=False)
     source = reader.get(data_section, "source", "data.source", (str, list))
     if isinstance(source, list) and (not source or not all(isinstance(s, str) for s in source)):
         reader.problems.append(f"data.source: must be a location or a non-empty list of locations (got {source!r})")
@@ -555,6 +557,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         features=features,
         split={k: float(v) for k, v in split.items()},
         format=fmt,
+        include_feedback=include_feedback,
         start_date=start,
         runtime=runtime,
         **sections,

@@ -20,6 +20,8 @@ class IngestDataOperator(ComponentOperator):
     :param split: split ratios, e.g. ``{"train": 0.7, "eval": 0.15, "test": 0.15}``.
     :param data_format: ``csv``, ``parquet`` or ``auto`` (by extension).
     :param split_key: columns that decide a row's split (default: all columns).
+    :param include_feedback: also take the served predictions whose labels have arrived
+        (prediction log joined with ``feedback/*.csv``): retraining learns from production.
     """
 
     def __init__(
@@ -30,9 +32,12 @@ class IngestDataOperator(ComponentOperator):
         split: Mapping[str, float],
         data_format: str = "auto",
         split_key: list[str] | None = None,
+        include_feedback: bool = False,
         **kwargs: Any,
     ) -> None:
         params = {"source": source, "label": label, "split": dict(split), "format": data_format}
         if split_key:
             params["split_key"] = list(split_key)
+        if include_feedback:
+            params["include_feedback"] = True
         super().__init__(component="ingest", component_params=params, **kwargs)

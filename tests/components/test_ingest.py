@@ -68,6 +68,25 @@ def test_a_list_source_with_no_files_at_all_is_a_data_error(artifact_root, tmp_p
     assert "no .csv or .parquet files in any of" in result.stdout + result.stderr
 
 
+def test_include_feedback_adds_the_labelled_production_traffic(artifact_root, penguins_csv):
+    from airflow_mlops.serving.config import feedback_uri, predictions_uri
+    from airflow_mlops.serving.prediction_log import PredictionLogger
+
+    params = ingest_params(str(penguins_csv), include_feedback=True)
+    assert run_component(COMPONENT, make_spec("ingest", artifact_root, params, name="a")).metrics["rows"] == 344
+    logger = PredictionLogger(predictions_uri(artifact_root, "penguin"))
+    features = {"island": "Biscoe", "bill_length_mm": 70.0, "bill_depth_mm": 15.0, "flipper_length_mm": 220.0,
+                "body_mass_g": 7000.0, "sex": "male", "year": 2030}
+    logger.log({"timestamp": "2026-11-22T10:00:00.000+00:00", "request_id": f"r{i}", "features": features,
+                "prediction": "Gentoo", "model_version": "1"} for i in range(5))
+    logger.close()
+    ArtifactStore().write_text(feedback_uri(artifact_root, "penguin") + "/day1.csv", "request_id,label\nr0,Gentoo\nr1,Gentoo\nr9,Adelie\n")
+    record = run_component(COMPONENT, make_spec("ingest", artifact_root, params, name="b"))
+    assert record.metrics["rows"] == 346 and not record.cache_hit  # r0 and r1; r9 was never served
+    together = pd.concat([read_split(record.outputs["examples"].uri, name) for name in SPLIT])
+    assert len(together[together["body_mass_g"] == 7000.0]) == 2
+
+
 def _assignment(examples_uri: str) -> dict[tuple, str]:
     out = {}
     for name in SPLIT:
