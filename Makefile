@@ -21,11 +21,12 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock demo schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving clean clean-all
+.PHONY: help setup lock demo demo-loop schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
 	@echo "make test   - build what is missing, run every test"
+	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
 	@echo "make schema - regenerate include/penguin/schema.pbtxt from the data (review, then commit)"
@@ -78,6 +79,10 @@ test-control: setup
 
 demo: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo.py
+
+# The closed loop with a real scheduler and triggerer (about 10 minutes); see scripts/demo_loop.py.
+demo-loop: setup
+	$(AIRFLOW_VENV)/bin/python scripts/demo_loop.py
 
 PIPELINE ?= penguin
 schema: setup

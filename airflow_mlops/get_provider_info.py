@@ -32,8 +32,16 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.operators.training",
                     "airflow_mlops.operators.evaluation",
                     "airflow_mlops.operators.registry",
+                    "airflow_mlops.operators.deployment",
+                    "airflow_mlops.operators.monitoring",
                 ],
             }
+        ],
+        "sensors": [
+            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.sensors.new_data", "airflow_mlops.sensors.drift"]}
+        ],
+        "triggers": [
+            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.triggers.new_data", "airflow_mlops.triggers.drift"]}
         ],
         "config": {
             "mlops": {
@@ -64,6 +72,15 @@ def get_provider_info() -> dict[str, Any]:
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "https://mlflow.example.com",
+                        "default": None,
+                    },
+                    "alert_webhook": {
+                        "description": "URL that monitoring alerts (drift, degradation) are posted to as JSON "
+                        "(``{\"text\": ..., \"verdict\": ...}``, e.g. a Slack incoming webhook). The "
+                        "environment variable ``MLOPS_ALERT_WEBHOOK`` overrides it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://hooks.slack.com/services/...",
                         "default": None,
                     },
                 },

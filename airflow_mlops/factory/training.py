@@ -5,11 +5,14 @@ ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register 
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
+
+from airflow_mlops.assets import new_examples_asset, retrain_asset, run_reason
 
 from airflow_mlops.config import PipelineConfig, load_pipeline_config
 from airflow_mlops.operators import (
@@ -63,6 +66,17 @@ def resolve_tracking_uri(config: PipelineConfig) -> str:
     return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
 
 
+def training_schedule(config: PipelineConfig):
+    """The cron schedule **or** new data **or** a retraining request from monitoring."""
+    from airflow.timetables.assets import AssetOrTimeSchedule
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    assets = new_examples_asset(config.name) | retrain_asset(config.name)
+    if not config.schedule:
+        return assets
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=assets)
+
+
 def component_defaults(config: PipelineConfig) -> dict:
     """What every component task of a pipeline's DAGs shares: where artifacts go, the cache
     switch, the launcher's timeout and the registry."""
@@ -106,7 +120,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
     with DAG(
         dag_id=f"{config.name}_training",
         description=config.description or f"Continuous training of {config.name}",
-        schedule=config.schedule,
+        schedule=training_schedule(config),
         max_active_runs=1,
         tags=["mlops", config.name, "training"],
         **dag_defaults(config),
@@ -122,15 +136,27 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         },
         doc_md=_doc(config, artifact_root, registry["tracking_uri"]),
     ) as dag:
+
+        @task(task_id="why")
+        def why(**context) -> dict:
+            """Why this run started (schedule, new data, drift, degradation, manual, backfill)."""
+            events = context.get("triggering_asset_events") or {}
+            pairs = [(event.asset.uri, event.extra or {}) for _, items in events.items() for event in items]
+            reason = run_reason(config.name, str(context["dag_run"].run_type), pairs)
+            logging.getLogger("airflow.task").info("this run started because of: %s", reason["reason"])
+            return reason
+
         ingest = IngestDataOperator(
             task_id="ingest",
             source=config.source_uris,
             label=config.label,
             split=config.split,
             data_format=config.format,
+            include_feedback=config.include_feedback,
             doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
             **common,
         )
+        why() >> ingest
         validate = ValidateDataOperator(
             task_id="validate",
             examples=ingest.artifact("examples"),

@@ -11,6 +11,7 @@ from airflow_mlops.operators.deployment import (
 )
 from airflow_mlops.operators.evaluation import EvaluateModelOperator
 from airflow_mlops.operators.ingest import IngestDataOperator
+from airflow_mlops.operators.monitoring import MonitorOperator
 from airflow_mlops.operators.registry import RegisterModelOperator
 from airflow_mlops.operators.training import TrainModelOperator
 from airflow_mlops.operators.transform import TransformOperator
@@ -24,6 +25,7 @@ __all__ = [
     "EvaluateModelOperator",
     "InfraValidateOperator",
     "IngestDataOperator",
+    "MonitorOperator",
     "RegisterModelOperator",
     "RollbackModelOperator",
     "TrainModelOperator",

@@ -77,3 +77,13 @@ def predictions_uri(artifact_root: str, pipeline: str) -> str:
 def feedback_uri(artifact_root: str, pipeline: str) -> str:
     """Ground truth arriving later: CSV files of ``request_id,label`` below this."""
     return join_uri(artifact_root, pipeline, "feedback")
+
+
+def verdicts_uri(artifact_root: str, pipeline: str) -> str:
+    """Monitoring verdicts, one JSON per window (the DriftSensor watches this)."""
+    return join_uri(artifact_root, pipeline, "monitoring", "verdicts")
+
+
+def landing_state_uri(artifact_root: str, pipeline: str) -> str:
+    """Which landed objects ``<pipeline>_data_arrival`` has already claimed."""
+    return join_uri(artifact_root, pipeline, "landing", "state.json")

@@ -35,7 +35,9 @@ PARSE_PROBE = textwrap.dedent(
 
 
 def test_there_are_dag_files():
-    assert [p.name for p in DAG_FILES] == ["penguin_promotion.py", "penguin_rollback.py", "penguin_training.py"]
+    assert [p.name for p in DAG_FILES] == [
+        "penguin_data_arrival.py", "penguin_monitoring.py", "penguin_promotion.py", "penguin_rollback.py", "penguin_training.py"
+    ]
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
@@ -62,9 +64,13 @@ def test_penguin_training_structure():
 
     bag = DagBag(dag_folder=str(REPO / "dags" / "penguin_training.py"))
     dag = bag.dags["penguin_training"]
-    assert dag.schedule == "@weekly"
+    # The weekly cron or new data or a retraining request from monitoring.
+    assert dag.timetable.summary == "Asset or 0 0 * * 0"
+    assert {a.uri for _, a in dag.timetable.asset_condition.iter_assets()} == {
+        "mlops://penguin/new_examples", "mlops://penguin/retrain"
+    }
     order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"]
+    assert order == ["why", "ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"]
     assert set(dag.params) == {"cache", "epochs", "learning_rate"}
     assert dag.params["cache"] is True and dag.params["epochs"] == 20
     train = dag.get_task("train")
@@ -72,7 +78,7 @@ def test_penguin_training_structure():
     assert train.component_params["epochs"] == "{{ params.epochs }}"
     assert dag.get_task("register").upstream_task_ids == {"ingest", "validate", "transform", "train", "evaluate"}
     for task in dag.tasks:
-        assert task.retries == 2 and task.doc_md
+        assert task.retries == 2 and (task.doc_md or task.task_id == "why")
     ingest = dag.get_task("ingest")
     assert ingest.component_params["source"] == ["package://palmerpenguins/data/penguins.csv", f"file://{REPO}/.mlops/landing/penguin"]
     deploy = dag.get_task("deploy")
@@ -92,6 +98,17 @@ def test_promotion_and_rollback_structure():
         "max_error_rate_increase": 0.01, "max_latency_ratio": 2.0, "max_accuracy_drop": 0.02, "min_requests": 50,
         "force": "{{ params.force }}",
     }
+    monitoring = bag.dags["penguin_monitoring"]
+    assert monitoring.schedule == "@hourly"
+    assert [t.task_id for t in monitoring.topological_sort()] == ["monitor", "request_retraining"]
+    assert [o.uri for o in monitoring.get_task("request_retraining").outlets] == ["mlops://penguin/retrain"]
+    monitor = monitoring.get_task("monitor")
+    assert monitor.component_params["must_not_drift"] == ["body_mass_g"] and monitor.component_params["drift_share"] == 0.5
+    arrival = bag.dags["penguin_data_arrival"]
+    assert arrival.schedule == "@continuous" and arrival.max_active_runs == 1
+    sensor = arrival.get_task("wait_for_new_data")
+    assert (sensor.prefix, sensor.deferrable) == (f"file://{REPO}/.mlops/landing/penguin", True)
+    assert [o.uri for o in arrival.get_task("announce").outlets] == ["mlops://penguin/new_examples"]
     rollback = bag.dags["penguin_rollback"]
     assert rollback.schedule is None and rollback.get_task("rollback").component_params == {"reason": "{{ params.reason }}"}
 

@@ -99,3 +99,63 @@ def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
     root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
     assert len(list(root.glob("penguin/train/*/execution.json"))) == 1
     assert registry_champion(env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def _drifted_prediction_log(root: Path, rows: int = 200) -> None:
+    """Predictions of the last minutes whose body mass and bill length are far from the
+    training data, in the prediction log's layout (as the server writes it)."""
+    import csv
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    source = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
+    with source.open() as f:
+        penguins = [r for r in csv.DictReader(f) if "NA" not in r.values()]
+    now = datetime.now(timezone.utc)
+    rng = random.Random(7)
+    lines = []
+    for i in range(rows):
+        row = rng.choice(penguins)
+        features = {k: row[k] for k in ("island", "sex")}
+        features.update({k: float(row[k]) for k in ("bill_depth_mm", "flipper_length_mm")})
+        features["body_mass_g"] = float(row["body_mass_g"]) + 2500
+        features["bill_length_mm"] = float(row["bill_length_mm"]) * 1.6
+        at = (now - timedelta(minutes=10) + timedelta(seconds=i)).isoformat(timespec="milliseconds")
+        lines.append(json.dumps({"timestamp": at, "request_id": f"d{i}", "features": features, "prediction": "Gentoo",
+                                 "probabilities": {"Adelie": 0.0, "Chinstrap": 0.0, "Gentoo": 1.0}, "model_version": "1",
+                                 "model_role": "champion", "latency_ms": 9.0, "batch_rows": 1}))
+    hour = now - timedelta(minutes=10)
+    part = root / "penguin" / "predictions" / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+    part.mkdir(parents=True, exist_ok=True)
+    (part / "part-drifted.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_drift_found_by_monitoring_starts_a_training_run_through_the_retrain_asset(airflow_services):
+    """penguin_monitoring, run by the scheduler on drifted traffic, updates the retrain Asset;
+    the scheduler then creates a penguin_training run, which says it started because of drift."""
+    env = airflow_services
+    assert registry_champion(env["MLOPS_TRACKING_URI"]) == "1"  # from the backfill above
+    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    _drifted_prediction_log(root)
+    before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json"))}
+    _airflow(env, "dags", "unpause", "penguin_monitoring")
+    _airflow(env, "dags", "trigger", "penguin_monitoring")
+    deadline = time.monotonic() + 600
+    while True:
+        runs = [r for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"] not in before]
+        if runs:
+            break
+        monitoring = _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
+        assert time.monotonic() < deadline, f"no training run; monitoring runs: {monitoring}"
+        assert not any(r["state"] == "failed" for r in monitoring), monitoring
+        time.sleep(5)
+    run = runs[0]
+    assert run["run_id"].startswith("asset_triggered__"), run
+    verdicts = list((root / "penguin" / "monitoring" / "verdicts").glob("*.json"))
+    assert any(json.loads(v.read_text())["drift"] for v in verdicts)
+    # The run's first task records why it started.
+    deadline = time.monotonic() + 300
+    logs = Path(env["AIRFLOW_HOME"]) / "logs" / "dag_id=penguin_training" / f"run_id={run['run_id']}" / "task_id=why"
+    while not any("this run started because of: drift" in p.read_text() for p in logs.glob("*.log")):
+        assert time.monotonic() < deadline, f"no 'why' log in {logs}"
+        time.sleep(3)

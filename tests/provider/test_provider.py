@@ -21,7 +21,7 @@ def test_entry_point_and_provider_info():
     for group in info["operators"]:
         for module in group["python-modules"]:
             importlib.import_module(module)
-    assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri"}
+    assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "alert_webhook"}
 
 
 def test_airflow_providers_list_shows_the_package(airflow_env):

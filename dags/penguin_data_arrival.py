@@ -1,0 +1,7 @@
+"""New penguin data in the landing directory: ingest the batch and start training."""
+
+from __future__ import annotations
+
+from airflow_mlops.factory import data_arrival_dag, pipeline_config_path
+
+dag = data_arrival_dag(pipeline_config_path(__file__, "penguin"))

@@ -1,0 +1,287 @@
+"""`make demo-loop`: the closed MLOps loop with a real scheduler, DAG processor and triggerer.
+
+1. A champion (trained with `airflow dags test` if there is none) is served on 127.0.0.1:3000.
+2. `airflow standalone` runs the scheduler, DAG processor, triggerer and API server
+   (UI on http://127.0.0.1:8080); the training, monitoring and data-arrival DAGs are unpaused.
+3. Normal traffic, with labels arriving for it: monitoring finds nothing wrong.
+4. Drifted traffic (heavier birds with longer bills), labels arriving too: monitoring finds drift
+   (and the champion's accuracy drops); the retrain Asset starts penguin_training, which learns
+   from the labelled traffic, evaluates against the champion and starts a canary;
+   penguin_promotion (forced, instead of waiting for the window) promotes the challenger.
+5. A new CSV lands in the landing directory: penguin_data_arrival's deferred sensor fires,
+   ingests the batch and its Asset starts penguin_training again.
+
+A timeline of what happened, with timestamps, is printed at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dag_runs import AIRFLOW, airflow, cli_json, dag_test
+
+from airflow_mlops.serving.server import http_post_json
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
+RUNTIME_PYTHON = os.environ.get("AIRFLOW__MLOPS__RUNTIME_PYTHON", str(REPO / ".venv-runtime" / "bin" / "python"))
+FEATURES = ("island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex")
+TIMELINE: list[tuple[datetime, str]] = []
+
+
+def event(message: str) -> None:
+    now = datetime.now(timezone.utc)
+    TIMELINE.append((now, message))
+    print(f"{now:%H:%M:%S}  {message}", flush=True)
+
+
+def penguins() -> list[dict]:
+    path = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
+    with path.open() as f:
+        return [r for r in csv.DictReader(f) if "NA" not in r.values()]
+
+
+def request_row(row: dict, shift: bool) -> dict:
+    values = {k: row[k] if k in ("island", "sex") else float(row[k]) for k in FEATURES}
+    if shift:  # a new colony: heavier birds with longer bills
+        values["body_mass_g"] += 1800
+        values["bill_length_mm"] *= 1.35
+    return values
+
+
+def send_traffic(url: str, root: str, tag: str, n: int, shift: bool) -> dict:
+    """``n`` single-row requests; the true species arrive as labels (feedback/<tag>.csv)."""
+    rng = random.Random(tag)
+    rows = rng.sample(penguins(), n) if n <= 333 else [rng.choice(penguins()) for _ in range(n)]
+    labels, correct, versions = [], 0, {}
+    for i, row in enumerate(rows):
+        request_id = f"{tag}-{i}"
+        code, answers = http_post_json(url + "/predict", {"instances": [{**request_row(row, shift), "request_id": request_id}]})
+        if code != 200:
+            raise RuntimeError(f"/predict answered {code}: {answers}")
+        correct += answers[0]["prediction"] == row["species"]
+        versions[answers[0]["model_version"]] = versions.get(answers[0]["model_version"], 0) + 1
+        labels.append(f"{request_id},{row['species']}")
+    feedback = Path(root.removeprefix("file://"), "penguin", "feedback")
+    feedback.mkdir(parents=True, exist_ok=True)
+    (feedback / f"{tag}.csv").write_text("request_id,label\n" + "\n".join(labels) + "\n")
+    return {"rows": n, "accuracy": correct / n, "versions": versions}
+
+
+class Standalone:
+    """`airflow standalone` in the background, in the demo's Airflow home."""
+
+    def __init__(self, env: dict, port: int):
+        self.env, self.port = env, port
+        log = Path(env["AIRFLOW_HOME"]) / "standalone.log"
+        self.log = log
+        self.proc = subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_healthy(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=5) as r:
+                    health = json.load(r)
+                if all(health.get(c, {}).get("status") == "healthy" for c in ("scheduler", "dag_processor", "triggerer")):
+                    return
+            except OSError:
+                pass
+            time.sleep(2)
+        raise RuntimeError(f"airflow standalone is not healthy; see {self.log}")
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(timeout=60)
+                return
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+
+
+def runs(dag_id: str, env: dict) -> list[dict]:
+    return cli_json("dags", "list-runs", dag_id, env=env)
+
+
+def wait_for_new_run(dag_id: str, env: dict, known: set[str], timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = [r for r in runs(dag_id, env) if r["run_id"] not in known]
+        if new:
+            return new[0]
+        time.sleep(3)
+    raise RuntimeError(f"no new {dag_id} run after {timeout:.0f} s")
+
+
+def wait_until_done(dag_id: str, run_id: str, env: dict, timeout: float = 900) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = next((r["state"] for r in runs(dag_id, env) if r["run_id"] == run_id), None)
+        if state in ("success", "failed"):
+            return state
+        time.sleep(3)
+    raise RuntimeError(f"{dag_id} {run_id} did not finish in {timeout:.0f} s")
+
+
+def task_states(dag_id: str, run_id: str, env: dict) -> dict[str, str]:
+    return {t["task_id"]: t["state"] for t in cli_json("tasks", "states-for-dag-run", dag_id, run_id, env=env)}
+
+
+def task_log(env: dict, dag_id: str, run_id: str, task_id: str) -> str:
+    folder = Path(env["AIRFLOW_HOME"], "logs", f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
+    return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.log")))
+
+
+def latest_verdict(root: str) -> dict:
+    verdicts = sorted(Path(root.removeprefix("file://"), "penguin", "monitoring", "verdicts").glob("*.json"),
+                      key=lambda p: p.stat().st_mtime)
+    return json.loads(verdicts[-1].read_text()) if verdicts else {}
+
+
+def deployment(root: str) -> dict:
+    path = Path(root.removeprefix("file://"), "penguin", "deployment", "record.json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def run_monitoring(env: dict, root: str, label: str) -> dict:
+    known = {r["run_id"] for r in runs("penguin_monitoring", env)}
+    airflow("dags", "trigger", "penguin_monitoring", env=env)
+    run = wait_for_new_run("penguin_monitoring", env, known)
+    state = wait_until_done("penguin_monitoring", run["run_id"], env)
+    verdict = latest_verdict(root)
+    states = task_states("penguin_monitoring", run["run_id"], env)
+    event(f"penguin_monitoring ({label}): {state}; verdict {verdict.get('status')}: "
+          + ("; ".join(verdict.get("reasons") or []) or "nothing wrong")
+          + f"; request_retraining {states.get('request_retraining')}")
+    return verdict
+
+
+def follow_training(env: dict, known: set[str], root: str) -> dict:
+    run = wait_for_new_run("penguin_training", env, known)
+    why = ""
+    deadline = time.monotonic() + 300
+    while not why and time.monotonic() < deadline:
+        for line in task_log(env, "penguin_training", run["run_id"], "why").splitlines():
+            if "this run started because of:" in line:
+                why = line.split("this run started because of:")[1].split('"')[0].strip().rstrip(",")
+        time.sleep(2)
+    event(f"penguin_training {run['run_id']} started; why: {why or '?'}")
+    state = wait_until_done("penguin_training", run["run_id"], env)
+    states = task_states("penguin_training", run["run_id"], env)
+    record = deployment(root)
+    canary = (record.get("canary") or {}).get("version")
+    event(f"penguin_training finished: {state}; " + ", ".join(f"{k} {v}" for k, v in states.items() if k != "why")
+          + f"; champion v{record.get('champion')}, canary {('v' + canary) if canary else 'none'}")
+    return record
+
+
+def main() -> int:
+    from airflow_mlops.config import load_pipeline_config
+    from airflow_mlops.factory.training import resolve_artifact_root
+
+    config = load_pipeline_config(CONFIG)
+    root = resolve_artifact_root(config)
+    url = f"http://{config.deployment.serving.host}:{config.deployment.serving.port}"
+    env = {**os.environ, "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
+           "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": os.environ.get("MLOPS_LOOP_API_PORT", "8080"),
+           "MLOPS_SERVING_POLL_SECONDS": "2"}
+    env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}/execution/"
+    logs = REPO / ".mlops" / "demo"
+    logs.mkdir(parents=True, exist_ok=True)
+    for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training (slots = GPUs)")):
+        if airflow(*command, env=env)[0] != 0:
+            print(f"airflow {' '.join(command)} failed", file=sys.stderr)
+            return 1
+
+    if not deployment(root).get("champion"):
+        event("no champion yet: airflow dags test penguin_training")
+        _, state, seconds = dag_test("penguin_training", datetime.now(timezone.utc).isoformat(), logs / "loop-initial.log", env=env)
+        event(f"initial training {state} in {seconds:.0f} s; champion v{deployment(root).get('champion')}")
+    subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", "stop", "--pipeline", str(CONFIG)], env=env)
+    if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", "start", "--pipeline", str(CONFIG)], env=env):
+        return 1
+    event(f"prediction server up on {url}, serving champion v{deployment(root).get('champion')}")
+
+    services = Standalone(env, int(env["AIRFLOW__API__PORT"]))
+    try:
+        services.wait_healthy()
+        event(f"airflow standalone healthy: scheduler, dag-processor, triggerer, API/UI on http://127.0.0.1:{services.port}")
+        deadline = time.monotonic() + 180
+        while not {"penguin_training", "penguin_monitoring", "penguin_data_arrival"} <= {d["dag_id"] for d in cli_json("dags", "list", env=env)}:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the DAG processor did not pick up the DAGs")
+            time.sleep(3)
+        known = {r["run_id"] for r in runs("penguin_training", env)}
+        for dag_id in ("penguin_training", "penguin_monitoring", "penguin_data_arrival"):
+            airflow("dags", "unpause", dag_id, env=env)
+        event("unpaused penguin_training, penguin_monitoring, penguin_data_arrival (its sensor now waits in the triggerer)")
+        time.sleep(10)
+        for run in [r for r in runs("penguin_training", env) if r["run_id"] not in known]:  # the schedule's latest interval
+            event(f"penguin_training {run['run_id']} created by the schedule on unpause; waiting for it")
+            wait_until_done("penguin_training", run["run_id"], env)
+            known.add(run["run_id"])
+
+        normal = send_traffic(url, root, "normal", 240, shift=False)
+        event(f"sent 240 normal requests (champion accuracy {normal['accuracy']:.0%} once labels arrived)")
+        run_monitoring(env, root, "normal traffic")
+
+        drifted = send_traffic(url, root, "drifted", 300, shift=True)
+        event(f"sent 300 drifted requests: body mass +1800 g, bill length x1.35 (champion accuracy {drifted['accuracy']:.0%})")
+        known = {r["run_id"] for r in runs("penguin_training", env)}
+        verdict = run_monitoring(env, root, "drifted traffic")
+        if verdict.get("status") != "alert":
+            event("monitoring raised no alert: the loop stops here")
+            return 1
+        record = follow_training(env, known, root)
+        if record.get("canary"):
+            time.sleep(3)
+            mixed = send_traffic(url, root, "canary", 200, shift=True)
+            event(f"sent 200 requests during the canary: {mixed['versions']} answers by version")
+            _, state, _ = dag_test("penguin_promotion", datetime.now(timezone.utc).isoformat(), logs / "loop-promotion.log",
+                                   env=env, conf={"force": True})
+            decision = deployment(root)["history"][-1]
+            event(f"penguin_promotion (force): {decision['action']} v{decision['version']}: {decision['reason'][:160]}")
+            time.sleep(3)
+            code, answers = http_post_json(url + "/status", {})
+            event(f"the server now serves champion v{answers['champion']} (canary {answers['challenger'] or 'none'})")
+
+        landing = Path(config.landing_uri.removeprefix("file://"))
+        landing.mkdir(parents=True, exist_ok=True)
+        batch = landing / f"batch-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.csv"
+        sample = random.Random(1).sample(penguins(), 40)
+        with batch.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(sample[0]))
+            writer.writeheader()
+            writer.writerows({**r, "year": "2027"} for r in sample)
+        known = {r["run_id"] for r in runs("penguin_training", env)}
+        event(f"dropped {batch.name} (40 rows) into {landing}")
+        arrival = [r for r in runs("penguin_data_arrival", env) if r["state"] == "running"]
+        follow_training(env, known, root)
+        if arrival:
+            event(f"penguin_data_arrival {arrival[0]['run_id']}: "
+                  + ", ".join(f"{k} {v}" for k, v in task_states("penguin_data_arrival", arrival[0]["run_id"], env).items()))
+    finally:
+        services.stop()
+        event("airflow standalone stopped (the prediction server keeps running: make stop)")
+
+    print("\nTimeline")
+    start = TIMELINE[0][0]
+    for at, message in TIMELINE:
+        print(f"  {at:%H:%M:%S}  +{(at - start).total_seconds():5.0f}s  {message}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
