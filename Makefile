@@ -21,7 +21,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock demo demo-loop schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving clean clean-all
+.PHONY: help setup lock demo demo-loop schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving benchmark-monitoring clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
@@ -110,6 +110,9 @@ benchmark-pipeline: setup
 
 benchmark-serving: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/serving.py
+
+benchmark-monitoring: setup
+	$(RUNTIME_VENV)/bin/python benchmarks/monitoring.py
 
 clean: stop
 	rm -rf .mlops

@@ -22,6 +22,7 @@ COMPONENT_MODULES: dict[str, str] = {
     "deploy": "airflow_mlops.components.deploy",
     "rollback": "airflow_mlops.components.rollback",
     "canary_analysis": "airflow_mlops.components.canary_analysis",
+    "monitor": "airflow_mlops.components.monitor",
 }
 
 

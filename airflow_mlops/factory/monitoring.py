@@ -46,8 +46,9 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
             task_id="monitor",
             features={f.name: f.type for f in config.features},
             label=config.label,
-            window_start="{{ (data_interval_end - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
-            window_end="{{ data_interval_end.isoformat() }}",
+            # A manual run has no data interval: its window ends when it was triggered.
+            window_start="{{ ((data_interval_end or dag_run.run_after) - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
+            window_end="{{ (data_interval_end or dag_run.run_after).isoformat() }}",
             drift_share=monitoring.drift_share,
             must_not_drift=monitoring.must_not_drift,
             min_rows=monitoring.min_rows,
