@@ -9,13 +9,12 @@ rollback).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mlops.artifacts.locks import file_lock
 from airflow_mlops.contract import ComponentSpec, RunInfo, join_uri
 
 log = logging.getLogger(__name__)
@@ -123,14 +122,8 @@ def _sqlite_first_use_lock(tracking_uri: str) -> Iterator[None]:
     if not tracking_uri.startswith("sqlite:///"):
         yield
         return
-    path = tracking_uri.removeprefix("sqlite:///")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(f"{path}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(tracking_uri.removeprefix("sqlite:///")):
+        yield
 
 
 def _quote(value: str) -> str:

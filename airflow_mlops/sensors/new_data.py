@@ -8,9 +8,7 @@ file next to it; on object stores it is a re-read right before the write.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -20,6 +18,7 @@ from airflow.sdk.exceptions import AirflowException
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from airflow_mlops.artifacts.locks import file_lock
 from airflow_mlops.artifacts.store import ArtifactStore
 from airflow_mlops.triggers.new_data import NewDataTrigger, read_state, unclaimed_objects
 
@@ -39,13 +38,8 @@ def state_lock(store: ArtifactStore, state_uri: str) -> Iterator[None]:
     if not isinstance(fs, LocalFileSystem):
         yield
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(f"{path}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(path):
+        yield
 
 
 def claim(store: ArtifactStore, state_uri: str, objects: Sequence[str], run_id: str | None = None) -> list[str]:
