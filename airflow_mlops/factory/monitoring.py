@@ -46,9 +46,10 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
             task_id="monitor",
             features={f.name: f.type for f in config.features},
             label=config.label,
-            # A manual run has no data interval: its window ends when it was triggered.
-            window_start="{{ ((data_interval_end or dag_run.run_after) - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
-            window_end="{{ (data_interval_end or dag_run.run_after).isoformat() }}",
+            # The window ends when the run was due (a scheduled run) or triggered (a manual run,
+            # which has no data interval in Airflow 3).
+            window_start="{{ (dag_run.run_after - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
+            window_end="{{ dag_run.run_after.isoformat() }}",
             drift_share=monitoring.drift_share,
             must_not_drift=monitoring.must_not_drift,
             min_rows=monitoring.min_rows,
