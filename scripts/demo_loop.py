@@ -187,6 +187,21 @@ def follow_training(env: dict, known: set[str], root: str) -> dict:
     return record
 
 
+def free_port(preferred: int) -> int:
+    """``preferred`` if nothing listens there (an old API server would answer health checks
+    for another Airflow home), else any free port."""
+    import socket
+
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return s.getsockname()[1]
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
 def main() -> int:
     from airflow_mlops.config import load_pipeline_config
     from airflow_mlops.factory.training import resolve_artifact_root
@@ -195,7 +210,7 @@ def main() -> int:
     root = resolve_artifact_root(config)
     url = f"http://{config.deployment.serving.host}:{config.deployment.serving.port}"
     env = {**os.environ, "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
-           "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": os.environ.get("MLOPS_LOOP_API_PORT", "8080"),
+           "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(free_port(int(os.environ.get("MLOPS_LOOP_API_PORT", "8080")))),
            "MLOPS_SERVING_POLL_SECONDS": "2"}
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}/execution/"
     logs = REPO / ".mlops" / "demo"
