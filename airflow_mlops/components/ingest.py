@@ -222,6 +222,10 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         if len(traffic):
             frames.append(traffic)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    for column in data.columns:  # an integer column missing from some frames stays integer (nullable)
+        kinds = {f[column].dtype.kind for f in frames if column in f.columns}
+        if kinds == {"i"} and data[column].dtype.kind == "f":
+            data[column] = data[column].astype("Int64")
     if data.empty:
         raise _data_error(f"no rows in {source}: the file(s) have a header but no data", source=source, files=files)
 

@@ -142,7 +142,8 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             """Why this run started (schedule, new data, drift, degradation, manual, backfill)."""
             events = context.get("triggering_asset_events") or {}
             pairs = [(event.asset.uri, event.extra or {}) for _, items in events.items() for event in items]
-            reason = run_reason(config.name, str(context["dag_run"].run_type), pairs)
+            run_type = context["dag_run"].run_type
+            reason = run_reason(config.name, str(getattr(run_type, "value", run_type)), pairs)
             logging.getLogger("airflow.task").info("this run started because of: %s", reason["reason"])
             return reason
 
