@@ -67,7 +67,7 @@ lock: | $(UV)
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
 RUNTIME_TESTS := tests/contract tests/artifacts tests/components tests/serving
-CONTROL_TESTS := tests/contract tests/artifacts tests/config tests/launchers tests/operators tests/deploy tests/dags tests/provider
+CONTROL_TESTS := tests/contract tests/artifacts tests/config tests/launchers tests/operators tests/deploy tests/dags tests/sensors tests/provider
 
 test: setup test-runtime test-control
 
