@@ -245,7 +245,8 @@ def main() -> int:
         time.sleep(10)
         for run in [r for r in runs("penguin_training", env) if r["run_id"] not in known]:  # the schedule's latest interval
             event(f"penguin_training {run['run_id']} created by the schedule on unpause; waiting for it")
-            wait_until_done("penguin_training", run["run_id"], env)
+            state = wait_until_done("penguin_training", run["run_id"], env)
+            event(f"penguin_training {run['run_id']}: {state}")
             known.add(run["run_id"])
 
         normal = send_traffic(url, root, "normal", 240, shift=False)
@@ -267,7 +268,7 @@ def main() -> int:
             _, state, _ = dag_test("penguin_promotion", datetime.now(timezone.utc).isoformat(), logs / "loop-promotion.log",
                                    env=env, conf={"force": True})
             decision = deployment(root)["history"][-1]
-            event(f"penguin_promotion (force): {decision['action']} v{decision['version']}: {decision['reason'][:160]}")
+            event(f"penguin_promotion (force): {decision['action']} v{decision['version']}: {decision['reason']}")
             time.sleep(3)
             code, answers = http_post_json(url + "/status", {})
             event(f"the server now serves champion v{answers['champion']} (canary {answers['challenger'] or 'none'})")
@@ -283,10 +284,12 @@ def main() -> int:
         known = {r["run_id"] for r in runs("penguin_training", env)}
         event(f"dropped {batch.name} (40 rows) into {landing}")
         arrival = [r for r in runs("penguin_data_arrival", env) if r["state"] == "running"]
-        follow_training(env, known, root)
         if arrival:
-            event(f"penguin_data_arrival {arrival[0]['run_id']}: "
-                  + ", ".join(f"{k} {v}" for k, v in task_states("penguin_data_arrival", arrival[0]["run_id"], env).items()))
+            run_id = arrival[0]["run_id"]
+            state = wait_until_done("penguin_data_arrival", run_id, env)
+            event(f"penguin_data_arrival {run_id} {state}: "
+                  + ", ".join(f"{k} {v}" for k, v in task_states("penguin_data_arrival", run_id, env).items()))
+        follow_training(env, known, root)
     finally:
         services.stop()
         event("airflow standalone stopped (the prediction server keeps running: make stop)")
