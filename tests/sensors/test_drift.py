@@ -3,9 +3,7 @@ the Pub/Sub path defers to the Google provider's trigger and maps its messages t
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import importlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +13,9 @@ from typing import Any
 import pendulum
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
-from airflow.triggers.base import BaseTrigger
 from google.cloud.pubsub_v1.types import PubsubMessage, ReceivedMessage
+
+from trigger_helpers import collect, recreate
 
 from airflow_mlops.sensors import DriftSensor
 from airflow_mlops.sensors.drift import message_verdict
@@ -24,22 +23,6 @@ from airflow_mlops.triggers import VerdictTrigger
 
 POLL = 0.05
 SINCE = "2026-03-01T00:00:00+00:00"
-
-
-def collect(trigger: BaseTrigger, timeout: float = 2.0) -> list[dict[str, Any]] | None:
-    """Every event of one complete trigger run; ``None`` if it was still running at ``timeout``."""
-
-    async def bounded() -> list[dict[str, Any]] | None:
-        try:
-            return await asyncio.wait_for(_events(trigger), timeout)
-        except TimeoutError:
-            return None
-
-    return asyncio.run(bounded())
-
-
-async def _events(trigger: BaseTrigger) -> list[dict[str, Any]]:
-    return [event.payload async for event in trigger.run()]
 
 
 def verdict(status: str, at: str, **extra: Any) -> dict[str, Any]:
@@ -118,8 +101,7 @@ def test_serialize_round_trips():
     trigger = VerdictTrigger("gs://b/monitoring/verdicts", SINCE, poll_seconds=5, storage_options={"token": "anon"})
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_mlops.triggers.drift.VerdictTrigger"
-    module, name = classpath.rsplit(".", 1)
-    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    rebuilt = recreate(trigger)
     assert type(rebuilt) is VerdictTrigger and rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {
         "verdicts_uri": "gs://b/monitoring/verdicts",

@@ -3,8 +3,6 @@ and on gs:// (the GCS emulator), across triggerer restarts and racing sensors.""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +11,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
-from airflow.triggers.base import BaseTrigger
+
+from trigger_helpers import collect, recreate
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.sensors import NewDataSensor
@@ -22,30 +21,6 @@ from airflow_mlops.triggers import NewDataTrigger
 from airflow_mlops.triggers.new_data import is_partial, unclaimed_objects
 
 POLL = 0.05
-
-
-def collect(trigger: BaseTrigger, timeout: float = 2.0) -> list[dict[str, Any]] | None:
-    """Every event of one complete trigger run; ``None`` if it was still running at ``timeout``
-    (still waiting, or it yielded and did not return)."""
-
-    async def bounded() -> list[dict[str, Any]] | None:
-        try:
-            return await asyncio.wait_for(_events(trigger), timeout)
-        except TimeoutError:
-            return None
-
-    return asyncio.run(bounded())
-
-
-async def _events(trigger: BaseTrigger) -> list[dict[str, Any]]:
-    return [event.payload async for event in trigger.run()]
-
-
-def recreate(trigger: BaseTrigger) -> BaseTrigger:
-    """A new trigger built from ``serialize()``, as a restarted triggerer builds it."""
-    classpath, kwargs = trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(**kwargs)
 
 
 def land(directory: Path, *names: str) -> list[str]:
