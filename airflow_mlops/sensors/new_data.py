@@ -42,9 +42,17 @@ def state_lock(store: ArtifactStore, state_uri: str) -> Iterator[None]:
         yield
 
 
+def claimed_by(state: dict[str, Any], run_id: str | None) -> list[str]:
+    """The objects of the batch ``run_id`` claimed earlier (empty if none or no run id)."""
+    if run_id is None:
+        return []
+    return next((b["objects"] for b in state["batches"] if b.get("run_id") == run_id), [])
+
+
 def claim(store: ArtifactStore, state_uri: str, objects: Sequence[str], run_id: str | None = None) -> list[str]:
     """Record ``objects`` as claimed, except those another run claimed first; returns what this
-    call claimed (sorted, possibly empty).
+    call claimed (sorted, possibly empty). A run that already claimed a batch gets that batch
+    back instead, so clearing a failed run retries its own batch rather than losing it.
 
     :param store: the store holding the state file.
     :param state_uri: the claim state file.
@@ -53,6 +61,9 @@ def claim(store: ArtifactStore, state_uri: str, objects: Sequence[str], run_id: 
     """
     with state_lock(store, state_uri):
         state = read_state(store, state_uri)
+        earlier = claimed_by(state, run_id)
+        if earlier:
+            return earlier
         fresh = sorted(set(objects) - set(state["claimed"]))
         if fresh:
             at = datetime.now(timezone.utc).isoformat()
@@ -109,6 +120,10 @@ class NewDataSensor(BaseSensorOperator):
         return {"objects": claimed, "batch_id": batch_id(claimed)}
 
     def _claim_new(self, context: Context) -> dict[str, Any] | None:
+        earlier = claimed_by(read_state(self.store, self.state_uri), context.get("run_id"))
+        if earlier:
+            self.log.info("this run claimed %d object(s) before (a retry or a cleared run): taking them again", len(earlier))
+            return {"objects": earlier, "batch_id": batch_id(earlier)}
         return self._claim(context, unclaimed_objects(self.store, self.prefix, self.state_uri, self.pattern))
 
     def _defer(self) -> NoReturn:

@@ -263,7 +263,21 @@ def test_poke_claims_new_data_once(landing, state_uri):
     objects = land(landing, "a.csv")
     result = task.poke({"run_id": "r"})
     assert result and result.xcom_value == {"objects": objects, "batch_id": batch_id(objects)}
-    assert task.poke({"run_id": "r"}) is False
+    assert task.poke({"run_id": "r2"}) is False
+
+
+def test_a_cleared_run_gets_its_own_batch_back_and_no_other_run_gets_it(landing, state_uri):
+    """Ingest failed after the claim; the user clears the whole run: the batch is retried, not lost."""
+    first = land(landing, "a.csv")
+    assert sensor(landing, state_uri).execute({"run_id": "r1"})["objects"] == first
+    later = land(landing, "b.csv")
+    assert sensor(landing, state_uri).execute({"run_id": "r1"}) == {"objects": first, "batch_id": batch_id(first)}
+    event = {"status": "success", "objects": first + later}
+    assert sensor(landing, state_uri).execute_complete({"run_id": "r1"}, event)["objects"] == first
+    assert sensor(landing, state_uri).execute({"run_id": "r2"})["objects"] == later
+    with pytest.raises(TaskDeferred):
+        sensor(landing, state_uri).execute({"run_id": "r3"})
+    assert [b["run_id"] for b in ArtifactStore().read_json(state_uri)["batches"]] == ["r1", "r2"]
 
 
 def test_non_deferrable_execute_waits_and_returns_the_batch(landing, state_uri):
