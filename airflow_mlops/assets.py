@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import Asset
@@ -36,3 +37,25 @@ def run_reason(pipeline: str, run_type: str, events: Iterable[tuple[str, Mapping
         else:
             reasons.append(uri)
     return {"reason": " + ".join(dict.fromkeys(reasons)), "events": [{"uri": u, "extra": dict(e)} for u, e in events]}
+
+
+def covered_by_request(verdict: Mapping[str, Any], last_request_at: datetime | None) -> str | None:
+    """Why an alert needs no new retraining request, or ``None`` if it does.
+
+    A request made after the newest prediction the verdict judged already covers that traffic:
+    the retraining it started reads the labelled traffic up to its start. Asking again would only
+    train the same model twice (an hourly run whose window overlaps a manual run's, say).
+
+    :param verdict: the monitor's verdict (``last_prediction_at``: ISO time or ``None``).
+    :param last_request_at: when the retrain Asset was last updated, if ever.
+    """
+    newest = verdict.get("last_prediction_at")
+    if last_request_at is None or not newest:
+        return None
+    newest_at = datetime.fromisoformat(newest)
+    if last_request_at.tzinfo is None:
+        last_request_at = last_request_at.replace(tzinfo=timezone.utc)
+    if newest_at >= last_request_at:
+        return None
+    return (f"retraining was already requested at {last_request_at.isoformat(timespec='seconds')}, after the newest "
+            f"prediction of this window ({newest}): that retraining covers this traffic")

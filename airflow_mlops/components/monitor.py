@@ -130,6 +130,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     report_uri = ctx.output_uri("monitoring", "report.html")
     copy_uri = verdict_uri(root, pipeline, end)
     result = {**assessment.verdict, "window_start": start, "window_end": end, "champion_version": version,
+              "last_prediction_at": current["timestamp"].max() if len(current) else None,
               "report": report_uri, "verdict_uri": copy_uri}
     store.write_text(report_uri, assessment.html)
     store.write_json(ctx.output_uri("monitoring", "metrics.json"), assessment.figures)

@@ -10,7 +10,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.alerts import DEFAULT_ALERTS, AlertCallback
-from airflow_mlops.assets import new_examples_asset, retrain_asset
+from airflow_mlops.assets import covered_by_request, new_examples_asset, retrain_asset
 from airflow_mlops.config import PipelineConfig
 from airflow_mlops.factory.training import as_config, component_defaults, dag_defaults
 from airflow_mlops.operators import IngestDataOperator, MonitorOperator
@@ -58,12 +58,17 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
             **{**component_defaults(config), "cache": False},
         )
 
-        @task(task_id="request_retraining", outlets=[retrain])
+        @task(task_id="request_retraining", inlets=[retrain], outlets=[retrain])
         def request_retraining(result: dict[str, Any], **context: Any) -> dict[str, Any]:
-            """Skipped unless the verdict is an alert; otherwise the Asset event carries it."""
+            """Skipped unless the verdict is an alert about traffic no earlier request covers;
+            otherwise the Asset event carries the verdict."""
             verdict = result["outputs"]["monitoring"]["properties"]
             if verdict.get("status") != "alert":
                 raise AirflowSkipException(f"no retraining: verdict {verdict.get('status')} ({'; '.join(verdict.get('reasons') or []) or 'nothing wrong'})")
+            last = list(context["inlet_events"][retrain].ascending(False).limit(1))
+            covered = covered_by_request(verdict, last[0].timestamp if last else None)
+            if covered:
+                raise AirflowSkipException(f"no new retraining request: {covered} (verdict: {'; '.join(verdict['reasons'])})")
             context["outlet_events"][retrain].extra = {
                 "drift": bool(verdict.get("drift")), "degradation": bool(verdict.get("degradation")),
                 "reasons": list(verdict.get("reasons") or []), "window_end": verdict.get("window_end"),

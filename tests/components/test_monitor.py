@@ -102,6 +102,8 @@ def test_traffic_like_the_training_data_is_ok(pipeline, first_run, test_rows):
     assert verdict["status"] == "ok", verdict["reasons"]
     assert verdict["drift"] is False and verdict["degradation"] is False
     assert verdict["rows"] == len(ids)  # neither the error record nor the traps outside the window
+    newest = max(f"2026-03-01T10:{i % 60:02d}:{7 * i % 60:02d}.{i % 1000:03d}+00:00" for i in range(len(ids)))
+    assert verdict["last_prediction_at"] == newest
     assert set(found["metrics"]["features"]) == set(FEATURES)
     assert all(f["stattest"] and f["score"] is not None for f in found["metrics"]["features"].values())
     assert "Atlantis" not in found["report"] and "Dataset Drift" in found["report"]  # Evidently's own HTML
@@ -130,6 +132,7 @@ def test_an_empty_window_is_no_traffic_and_still_writes_everything(pipeline, fir
     result = monitor(pipeline, "2026-03-02T03")
     found = outputs(result)
     assert found["verdict"]["status"] == "no_traffic" and found["verdict"]["rows"] == 0
+    assert found["verdict"]["last_prediction_at"] is None
     assert found["verdict"]["drift"] is False and found["verdict"]["degradation"] is False
     assert "only 0 predictions" in found["verdict"]["reasons"][0] and "no_traffic" in found["report"]
     assert found["metrics"]["rows"] == 0

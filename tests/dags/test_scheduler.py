@@ -159,3 +159,37 @@ def test_drift_found_by_monitoring_starts_a_training_run_through_the_retrain_ass
     while not any("this run started because of: drift" in p.read_text() for p in logs.glob("*.log")):
         assert time.monotonic() < deadline, f"no 'why' log in {logs}"
         time.sleep(3)
+
+
+def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(airflow_services):
+    """Follows the test above: monitoring runs again over the same drifted predictions; the
+    retrain Asset was updated after the newest of them, so request_retraining skips, saying why."""
+    env = airflow_services
+    before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))}
+    assert before, "the drift test above must have run monitoring"
+    _airflow(env, "dags", "trigger", "penguin_monitoring")
+    deadline = time.monotonic() + 600
+    while True:
+        runs = [r for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json")) if r["run_id"] not in before]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            break
+        assert time.monotonic() < deadline, f"monitoring did not finish: {runs}"
+        time.sleep(5)
+    run_id = runs[0]["run_id"]
+    assert runs[0]["state"] == "success", runs
+    states = {t["task_id"]: t["state"] for t in _json(_airflow(env, "tasks", "states-for-dag-run", "penguin_monitoring", run_id, "-o", "json"))}
+    assert states == {"monitor": "success", "request_retraining": "skipped"}
+    folder = Path(env["AIRFLOW_HOME"]) / "logs" / "dag_id=penguin_monitoring" / f"run_id={run_id}" / "task_id=request_retraining"
+    text = "".join(p.read_text() for p in folder.glob("*.log"))
+    assert "retraining was already requested at" in text and "must-not-drift" in text, text[-3000:]
+    # Every monitoring run so far (the scheduled one on unpause too) saw the same drift; one asked.
+    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    verdicts = [json.loads(v.read_text()) for v in (root / "penguin" / "monitoring" / "verdicts").glob("*.json")]
+    assert sum(v["status"] == "alert" for v in verdicts) >= 2
+    requests = [
+        t["state"]
+        for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
+        for t in _json(_airflow(env, "tasks", "states-for-dag-run", "penguin_monitoring", r["run_id"], "-o", "json"))
+        if t["task_id"] == "request_retraining"
+    ]
+    assert requests.count("success") == 1, requests
