@@ -32,6 +32,17 @@ def airflow(*args: str, log: Path | None = None, live: re.Pattern | None = None,
     return proc.wait(), "".join(output)
 
 
+def prepare_airflow(env: dict | None = None) -> bool:
+    """Migrate Airflow's database and create the ``gpu`` pool training runs in; False (with the
+    failing command on stderr) if either fails."""
+    for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training (slots = GPUs)")):
+        code, output = airflow(*command, env=env)
+        if code != 0:
+            print(f"airflow {' '.join(command)} failed:\n{output[-2000:]}", file=sys.stderr)
+            return False
+    return True
+
+
 def cli_json(*args: str, env: dict | None = None) -> list[dict]:
     code, output = airflow(*args, "-o", "json", env=env)
     if code != 0:

@@ -23,7 +23,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from dag_runs import airflow, dag_test, step_runs
+from dag_runs import dag_test, prepare_airflow, step_runs
 
 from airflow_mlops.serving.server import http_post_json
 
@@ -126,10 +126,8 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
 
     step(f"Airflow home {os.environ['AIRFLOW_HOME']} (SQLite): migrate, create the `gpu` pool")
-    for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training (slots = GPUs)")):
-        if airflow(*command)[0] != 0:
-            print(f"airflow {' '.join(command)} failed; run it by hand to see why", file=sys.stderr)
-            return 1
+    if not prepare_airflow():
+        return 1
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     first = run_dag(DAG_ID, (now - timedelta(minutes=2)).isoformat(), logs, root, config.name)

@@ -28,7 +28,7 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dag_runs import AIRFLOW, airflow, cli_json, dag_test
+from dag_runs import AIRFLOW, airflow, cli_json, dag_test, prepare_airflow
 
 from airflow_mlops.serving.server import http_post_json
 
@@ -215,10 +215,8 @@ def main() -> int:
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}/execution/"
     logs = REPO / ".mlops" / "demo"
     logs.mkdir(parents=True, exist_ok=True)
-    for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training (slots = GPUs)")):
-        if airflow(*command, env=env)[0] != 0:
-            print(f"airflow {' '.join(command)} failed", file=sys.stderr)
-            return 1
+    if not prepare_airflow(env):
+        return 1
 
     if not deployment(root).get("champion"):
         event("no champion yet: airflow dags test penguin_training")
