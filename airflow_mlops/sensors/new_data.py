@@ -116,14 +116,10 @@ class NewDataSensor(BaseSensorOperator):
         claimed = claim(self.store, self.state_uri, objects, run_id=context.get("run_id"))
         if not claimed:
             return None
-        self.log.info("claimed %d new object(s) under %s", len(claimed), self.prefix)
+        self.log.info("claimed %d object(s) under %s (a cleared run takes its own batch again)", len(claimed), self.prefix)
         return {"objects": claimed, "batch_id": batch_id(claimed)}
 
     def _claim_new(self, context: Context) -> dict[str, Any] | None:
-        earlier = claimed_by(read_state(self.store, self.state_uri), context.get("run_id"))
-        if earlier:
-            self.log.info("this run claimed %d object(s) before (a retry or a cleared run): taking them again", len(earlier))
-            return {"objects": earlier, "batch_id": batch_id(earlier)}
         return self._claim(context, unclaimed_objects(self.store, self.prefix, self.state_uri, self.pattern))
 
     def _defer(self) -> NoReturn:
