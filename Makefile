@@ -66,8 +66,8 @@ lock: | $(UV)
 
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
-RUNTIME_TESTS := tests/contract tests/artifacts tests/components tests/serving
-CONTROL_TESTS := tests/contract tests/artifacts tests/config tests/launchers tests/operators tests/deploy tests/dags tests/sensors tests/provider
+RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
+CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/test_provider_info.py tests/test_layout.py
 
 test: setup test-runtime test-control
 
@@ -86,21 +86,21 @@ demo-loop: setup
 
 PIPELINE ?= penguin
 schema: setup
-	$(RUNTIME_VENV)/bin/python -m airflow_mlops.tools.schema include/$(PIPELINE)/pipeline.yaml
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.runtime.tools.schema include/$(PIPELINE)/pipeline.yaml
 
 # The prediction server runs in the runtime environment; pid and log under .mlops/serving/<pipeline>/.
 serve: setup
-	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving start --pipeline include/$(PIPELINE)/pipeline.yaml
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.runtime.serving start --pipeline include/$(PIPELINE)/pipeline.yaml
 
 stop:
-	@if [ -x $(RUNTIME_VENV)/bin/python ]; then $(RUNTIME_VENV)/bin/python -m airflow_mlops.serving stop --pipeline include/$(PIPELINE)/pipeline.yaml; fi
+	@if [ -x $(RUNTIME_VENV)/bin/python ]; then $(RUNTIME_VENV)/bin/python -m airflow_mlops.runtime.serving stop --pipeline include/$(PIPELINE)/pipeline.yaml; fi
 
 status: setup
-	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving status --pipeline include/$(PIPELINE)/pipeline.yaml
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.runtime.serving status --pipeline include/$(PIPELINE)/pipeline.yaml
 
 REASON ?= manual rollback (make rollback)
 rollback: setup
-	$(RUNTIME_VENV)/bin/python -m airflow_mlops.serving rollback --pipeline include/$(PIPELINE)/pipeline.yaml --reason "$(REASON)"
+	$(RUNTIME_VENV)/bin/python -m airflow_mlops.runtime.serving rollback --pipeline include/$(PIPELINE)/pipeline.yaml --reason "$(REASON)"
 
 benchmark: setup
 	$(AIRFLOW_VENV)/bin/python benchmarks/launch_overhead.py

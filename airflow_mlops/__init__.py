@@ -1,8 +1,15 @@
 """airflow-mlops: continuous training, validation, serving and monitoring of ML models on Airflow 3.
 
-The package has two planes (see ``ARCHITECTURE.md``): the control plane (operators, launchers,
-DAG factory) imported by Airflow, and the runtime plane (``airflow_mlops.components``) run in its
-own environment. ``airflow_mlops.contract`` joins them and imports only the standard library.
+Three parts, one per plane (see ``ARCHITECTURE.md`` and the README's layout section):
+
+- :mod:`airflow_mlops.provider` - the control plane Airflow imports (operators, sensors,
+  triggers, hooks, launchers, DAG factory);
+- :mod:`airflow_mlops.runtime` - the runtime plane, run in its own environment or image
+  (components, ML helpers, serving);
+- :mod:`airflow_mlops.contract` - what both share: component specs and their typed parameters,
+  artifact references, execution records, errors, the artifact layout and the pipeline config.
+  Standard library only (plus PyYAML, imported lazily by the config loader);
+  :mod:`airflow_mlops.artifacts` reads and writes them on any fsspec URI.
 """
 
 from __future__ import annotations

@@ -25,23 +25,23 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "MLOps",
                 "python-modules": [
-                    "airflow_mlops.operators.component",
-                    "airflow_mlops.operators.ingest",
-                    "airflow_mlops.operators.validation",
-                    "airflow_mlops.operators.transform",
-                    "airflow_mlops.operators.training",
-                    "airflow_mlops.operators.evaluation",
-                    "airflow_mlops.operators.registry",
-                    "airflow_mlops.operators.deployment",
-                    "airflow_mlops.operators.monitoring",
+                    "airflow_mlops.provider.operators.component",
+                    "airflow_mlops.provider.operators.ingest",
+                    "airflow_mlops.provider.operators.validation",
+                    "airflow_mlops.provider.operators.transform",
+                    "airflow_mlops.provider.operators.training",
+                    "airflow_mlops.provider.operators.evaluation",
+                    "airflow_mlops.provider.operators.register",
+                    "airflow_mlops.provider.operators.deployment",
+                    "airflow_mlops.provider.operators.monitoring",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.sensors.new_data", "airflow_mlops.sensors.drift"]}
+            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.sensors.new_data", "airflow_mlops.provider.sensors.drift"]}
         ],
         "triggers": [
-            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.triggers.new_data", "airflow_mlops.triggers.drift"]}
+            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.drift"]}
         ],
         "config": {
             "mlops": {

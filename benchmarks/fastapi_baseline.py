@@ -1,6 +1,6 @@
 """A hand-written prediction server, the baseline `benchmarks/serving.py` compares the BentoML service with.
 
-The smallest reasonable FastAPI app around the same :class:`~airflow_mlops.serving.models.LoadedModel`:
+The smallest reasonable FastAPI app around the same :class:`~airflow_mlops.runtime.serving.models.LoadedModel`:
 ``POST /predict`` ``{"instances": [row, ...]}`` with the same pydantic row model as the service
 (every feature required, ``null`` for missing, no other fields), one model call per request, the
 same answer per row (request id, prediction, probabilities, model version). No adaptive batching,
@@ -26,7 +26,7 @@ def build_app(model):
     from fastapi import FastAPI
     from pydantic import BaseModel, Field
 
-    from airflow_mlops.serving.schema import Prediction, row_model
+    from airflow_mlops.runtime.serving.schema import Prediction, row_model
 
     Row = row_model(model.features)
 
@@ -65,8 +65,8 @@ def main() -> None:
 
     import uvicorn
 
-    from airflow_mlops.ml.registry import Registry
-    from airflow_mlops.serving.models import ModelCache
+    from airflow_mlops.runtime.ml.model_registry import Registry
+    from airflow_mlops.runtime.serving.models import ModelCache
 
     registry = Registry(args.tracking_uri, args.model_name, args.model_name, "")
     model = ModelCache(registry, args.cache_dir).get(args.version)

@@ -2,7 +2,7 @@
 
 Prints, as medians over a few repetitions:
 - runtime interpreter start (`python -c pass` in .venv-runtime);
-- the component CLI's own start (`python -m airflow_mlops.components --help`);
+- the component CLI's own start (`python -m airflow_mlops.runtime.components --help`);
 - an ingest step on the penguins data through LocalLauncher: executed (cache off) and cache hit;
 - the parse time of each DAG file in a fresh Airflow interpreter.
 
@@ -39,7 +39,7 @@ def run(*command: str) -> None:
 def ingest_step(root: str, cache: bool, name: str) -> float:
     from airflow_mlops.artifacts import ArtifactStore
     from airflow_mlops.contract import RESULT_FILE, SPEC_FILE, ComponentSpec, ExecutionRecord, join_uri
-    from airflow_mlops.launchers import LocalLauncher
+    from airflow_mlops.provider.launchers import LocalLauncher
 
     spec = ComponentSpec(
         component="ingest",
@@ -82,7 +82,7 @@ def main() -> None:
         ("runtime interpreter start (python -c pass)", median_seconds(lambda: run(RUNTIME_PYTHON, "-c", "pass"))),
         (
             "component CLI start (--help)",
-            median_seconds(lambda: run(RUNTIME_PYTHON, "-m", "airflow_mlops.components", "--help")),
+            median_seconds(lambda: run(RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.components", "--help")),
         ),
     ]
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from airflow_mlops.config import load_pipeline_config  # noqa: E402  (after the path)
+from airflow_mlops.contract.config import load_pipeline_config  # noqa: E402  (after the path)
 
 # The penguin pipeline's own features, label and monitoring settings.
 CONFIG = load_pipeline_config(REPO / "include" / "penguin" / "pipeline.yaml")
@@ -122,8 +122,8 @@ def measure(directory: Path, path: str, trace: bool) -> dict:
     import pandas  # noqa: F401
     import pyarrow.json  # noqa: F401
 
-    from airflow_mlops.ml import monitoring
-    from airflow_mlops.serving.prediction_log import read_feedback, read_predictions
+    from airflow_mlops.runtime.ml import monitoring
+    from airflow_mlops.runtime.serving.prediction_log import read_feedback, read_predictions
 
     logging.basicConfig(level=logging.WARNING)
     reference = penguins()
@@ -215,7 +215,7 @@ def print_notes(results: dict, sizes: tuple[int, ...]) -> None:
         "\nnotes:\n"
         "- the drift tests use a random sample of the window as big as the reference "
         f"({big['tested_rows']} rows here), so Evidently's cost does not grow with the window; see\n"
-        "  airflow_mlops/ml/monitoring.py: with the whole window, Evidently's chi-square test (its choice for a\n"
+        "  airflow_mlops/runtime/ml/monitoring.py: with the whole window, Evidently's chi-square test (its choice for a\n"
         "  reference of <= 1000 rows) reports the reference's own sampling noise as drift. Counts, accuracy and\n"
         "  the classification report use every row.\n"
         "- what grows with the window is reading it (JSON parsing) and the labelled rows' classification report.\n"

@@ -66,7 +66,7 @@ def import_seconds(statement: str, repeat: int = 3) -> float:
 
 
 def main() -> int:
-    from airflow_mlops.operators.component import safe_segment  # noqa: F401  (fails early outside .venv)
+    from airflow_mlops.provider.operators.component import safe_segment  # noqa: F401  (fails early outside .venv)
 
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as tmp:
         env = {

@@ -2,7 +2,7 @@
 
 Measures, for one registered model version and the Palmer penguins rows as requests:
 
-- the real BentoML service (`airflow_mlops.serving`, started with ServerProcess on a free
+- the real BentoML service (`airflow_mlops.runtime.serving`, started with ServerProcess on a free
   127.0.0.1 port, the version pinned, the prediction log on into a temporary artifact root, so
   the figures include logging) under closed-loop load: for each concurrency level, that many
   client threads, each with its own keep-alive connection, send ``POST /predict`` back-to-back
@@ -222,8 +222,8 @@ def count_logged(artifact_root: Path) -> int:
 
 
 def bench_bentoml(args, version: str, features: dict[str, str], tmp: Path, bodies: list[bytes]) -> tuple[list[Level], list[str]]:
-    from airflow_mlops.serving.config import ServingConfig
-    from airflow_mlops.serving.server import ServerProcess, http_post_json
+    from airflow_mlops.runtime.serving.config import ServingConfig
+    from airflow_mlops.runtime.serving.server import ServerProcess, http_post_json
 
     artifact_root = tmp / "artifacts"
     config = ServingConfig(
@@ -267,7 +267,7 @@ def bench_bentoml(args, version: str, features: dict[str, str], tmp: Path, bodie
 
 
 def bench_fastapi(args, version: str, tmp: Path, bodies: list[bytes]) -> tuple[list[Level], list[str]]:
-    from airflow_mlops.serving.server import http_get, stop_process_group
+    from airflow_mlops.runtime.serving.server import http_get, stop_process_group
 
     port = free_port()
     log_path = tmp / "fastapi.log"
@@ -345,7 +345,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def resolve_version(args) -> str:
-    from airflow_mlops.ml.registry import CHAMPION, Registry
+    from airflow_mlops.runtime.ml.model_registry import CHAMPION, Registry
 
     if args.version:
         return str(args.version)
@@ -368,8 +368,8 @@ def main() -> int:
     wall = time.perf_counter()
     import numpy  # noqa: F401  (fail early outside .venv-runtime)
 
-    from airflow_mlops.ml.registry import Registry
-    from airflow_mlops.serving.models import ModelCache
+    from airflow_mlops.runtime.ml.model_registry import Registry
+    from airflow_mlops.runtime.serving.models import ModelCache
 
     version = resolve_version(args)
     say(f"model {args.model_name} version {version} from {args.tracking_uri}")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_mlops.factory import monitoring_dag, pipeline_config_path
+from airflow_mlops.provider.factory import monitoring_dag, pipeline_config_path
 
 dag = monitoring_dag(pipeline_config_path(__file__, "penguin"))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_mlops.factory import pipeline_config_path, promotion_dag
+from airflow_mlops.provider.factory import pipeline_config_path, promotion_dag
 
 dag = promotion_dag(pipeline_config_path(__file__, "penguin"))

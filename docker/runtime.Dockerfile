@@ -62,5 +62,5 @@ ENV HOME=/home/mlops \
 USER 10001
 WORKDIR /home/mlops
 
-ENTRYPOINT ["python", "-m", "airflow_mlops.components"]
+ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]
 CMD ["--help"]

@@ -81,7 +81,7 @@ def dag_test(
 def step_runs(
     dag_id: str, run_id: str, artifact_root: str, pipeline: str, env: dict | None = None, steps: tuple[str, ...] = STEPS
 ) -> list[StepRun]:
-    from airflow_mlops.operators.component import LAUNCH_FILE, safe_segment
+    from airflow_mlops.provider.operators.component import LAUNCH_FILE, safe_segment
 
     states = {t["task_id"]: t for t in cli_json("tasks", "states-for-dag-run", dag_id, run_id, env=env)}
     run_dir = Path(artifact_root.removeprefix("file://"), pipeline, "_invocations", dag_id, safe_segment(run_id))

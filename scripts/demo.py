@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dag_runs import dag_test, prepare_airflow, step_runs
 
-from airflow_mlops.serving.server import http_post_json
+from airflow_mlops.runtime.serving.server import http_post_json
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
@@ -54,7 +54,7 @@ def run_dag(dag_id: str, logical_date: str, logs: Path, root: str, pipeline: str
     """One DAG run; prints its summary and returns each step's execution record."""
     import json
 
-    from airflow_mlops.operators.component import safe_segment
+    from airflow_mlops.provider.operators.component import safe_segment
 
     log = logs / f"{dag_id}-{safe_segment(logical_date)}.log"
     extra = f" -c '{json.dumps(conf)}'" if conf else ""
@@ -101,7 +101,7 @@ def figures(task_id: str, record: dict | None) -> str:
 
 
 def serving(*args: str) -> int:
-    return subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", *args, "--pipeline", str(CONFIG)])
+    return subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", *args, "--pipeline", str(CONFIG)])
 
 
 def send(url: str, rows: list[dict], show: bool = True) -> list[dict]:
@@ -117,8 +117,8 @@ def send(url: str, rows: list[dict], show: bool = True) -> list[dict]:
 
 
 def main() -> int:
-    from airflow_mlops.config import load_pipeline_config
-    from airflow_mlops.factory.training import resolve_artifact_root, resolve_tracking_uri
+    from airflow_mlops.contract.config import load_pipeline_config
+    from airflow_mlops.provider.factory.training import resolve_artifact_root, resolve_tracking_uri
 
     config = load_pipeline_config(CONFIG)
     root = resolve_artifact_root(config)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from dag_runs import AIRFLOW, airflow, cli_json, dag_test, prepare_airflow
 
-from airflow_mlops.serving.server import http_post_json
+from airflow_mlops.runtime.serving.server import http_post_json
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
@@ -203,8 +203,8 @@ def free_port(preferred: int) -> int:
 
 
 def main() -> int:
-    from airflow_mlops.config import load_pipeline_config
-    from airflow_mlops.factory.training import resolve_artifact_root
+    from airflow_mlops.contract.config import load_pipeline_config
+    from airflow_mlops.provider.factory.training import resolve_artifact_root
 
     config = load_pipeline_config(CONFIG)
     root = resolve_artifact_root(config)
@@ -222,8 +222,8 @@ def main() -> int:
         event("no champion yet: airflow dags test penguin_training")
         _, state, seconds = dag_test("penguin_training", datetime.now(timezone.utc).isoformat(), logs / "loop-initial.log", env=env)
         event(f"initial training {state} in {seconds:.0f} s; champion v{deployment(root).get('champion')}")
-    subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", "stop", "--pipeline", str(CONFIG)], env=env)
-    if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.serving", "start", "--pipeline", str(CONFIG)], env=env):
+    subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "stop", "--pipeline", str(CONFIG)], env=env)
+    if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "start", "--pipeline", str(CONFIG)], env=env):
         return 1
     event(f"prediction server up on {url}, serving champion v{deployment(root).get('champion')}")
 

@@ -24,3 +24,28 @@ def execution_dir(root: str, pipeline: str, component: str, fingerprint: str) ->
 def invocation_dir(root: str, pipeline: str, invocation_id: str) -> str:
     """``<root>/<pipeline>/_invocations/<id>``: the spec one launch ran with, its result or error."""
     return join_uri(root, pipeline, "_invocations", invocation_id)
+
+
+def deployment_record_uri(artifact_root: str, pipeline: str) -> str:
+    """The deployment record: what serves (champion, canary) and the history of decisions."""
+    return join_uri(artifact_root, pipeline, "deployment", "record.json")
+
+
+def predictions_uri(artifact_root: str, pipeline: str) -> str:
+    """The prediction log: ``date=YYYY-MM-DD/hour=HH/part-*.jsonl`` below this."""
+    return join_uri(artifact_root, pipeline, "predictions")
+
+
+def feedback_uri(artifact_root: str, pipeline: str) -> str:
+    """Ground truth arriving later: CSV files of ``request_id,label`` below this."""
+    return join_uri(artifact_root, pipeline, "feedback")
+
+
+def verdicts_uri(artifact_root: str, pipeline: str) -> str:
+    """Monitoring verdicts, one JSON per window (the DriftSensor watches this)."""
+    return join_uri(artifact_root, pipeline, "monitoring", "verdicts")
+
+
+def landing_state_uri(artifact_root: str, pipeline: str) -> str:
+    """Which landed objects ``<pipeline>_data_arrival`` has already claimed."""
+    return join_uri(artifact_root, pipeline, "landing", "state.json")

@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
-from airflow_mlops.alerts import log_alert, summary, webhook_alert
+from airflow_mlops.provider.alerts import log_alert, summary, webhook_alert
 
 VERDICT = {"status": "alert", "drift": True, "degradation": False, "reasons": ["body_mass_g drifted"]}
 CONTEXT = {"dag": SimpleNamespace(dag_id="penguin_monitoring")}
@@ -19,7 +19,7 @@ def test_the_summary_names_the_pipeline_the_kind_and_the_reasons():
 
 
 def test_log_alert_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="airflow_mlops.alerts"):
+    with caplog.at_level(logging.WARNING, logger="airflow_mlops.provider.alerts"):
         log_alert(VERDICT, CONTEXT)
     assert "ALERT penguin: drift - body_mass_g drifted" in caplog.text
 
@@ -46,6 +46,6 @@ def test_the_webhook_gets_the_verdict(monkeypatch):
 
 def test_an_unreachable_webhook_does_not_fail_monitoring(monkeypatch, caplog):
     monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", "http://127.0.0.1:9/nowhere")
-    with caplog.at_level(logging.ERROR, logger="airflow_mlops.alerts"):
+    with caplog.at_level(logging.ERROR, logger="airflow_mlops.provider.alerts"):
         webhook_alert(VERDICT, CONTEXT)
     assert "could not post the alert" in caplog.text

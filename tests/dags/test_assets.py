@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_mlops.assets import covered_by_request, new_examples_asset, retrain_asset, run_reason
+from airflow_mlops.provider.assets import covered_by_request, new_examples_asset, retrain_asset, run_reason
 
 RETRAIN = retrain_asset("penguin").uri
 NEW = new_examples_asset("penguin").uri

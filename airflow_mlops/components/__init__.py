@@ -1,5 +1,0 @@
-"""The runtime plane: ML components run as ``python -m airflow_mlops.components <name> --spec <uri>``.
-
-Heavy libraries (pandas, pyarrow, tensorflow, ...) are imported by each component's own module,
-only when that component runs.
-"""

@@ -1,8 +1,0 @@
-"""Launchers start ``python -m airflow_mlops.components <component> --spec <uri>`` somewhere."""
-
-from __future__ import annotations
-
-from airflow_mlops.launchers.base import LaunchOutcome, component_command
-from airflow_mlops.launchers.local import LocalLauncher, resolve_runtime_python
-
-__all__ = ["LaunchOutcome", "LocalLauncher", "component_command", "resolve_runtime_python"]

@@ -1,0 +1,71 @@
+"""The ``<pipeline>_promotion`` and ``<pipeline>_rollback`` DAGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow.sdk import DAG, Param
+
+from airflow_mlops.contract.config import PipelineConfig
+from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults
+from airflow_mlops.provider.operators import CanaryAnalysisOperator, RollbackModelOperator
+
+PROMOTION_SCHEDULE = "@hourly"
+
+
+def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
+    """Hourly: once a canary's window is over, compare challenger and champion online and
+    promote or reject the challenger (``force`` decides before the window ends)."""
+    config = as_config(config)
+    canary = config.deployment.canary
+    with DAG(
+        dag_id=f"{config.name}_promotion",
+        description=f"Canary analysis of {config.name}: promote or reject the challenger",
+        schedule=PROMOTION_SCHEDULE,
+        max_active_runs=1,
+        tags=["mlops", config.name, "deployment"],
+        params={
+            "force": Param(False, type="boolean", title="Decide now",
+                           description="Compare and decide even if the canary window is not over."),
+        },
+        doc_md=(
+            f"### {config.name} promotion\n\nEvery hour: is a canary running and is its {canary.window_minutes}-minute "
+            "window over? Then the challenger's online error rate, p95 latency and accuracy (on predictions whose "
+            "labels have arrived) are compared with the champion's; it is promoted or rejected and the decision, "
+            "with its figures, goes to the deployment record. Otherwise the task is skipped with the reason.\n"
+        ),
+        **dag_defaults(config),
+    ) as dag:
+        CanaryAnalysisOperator(
+            task_id="canary_analysis",
+            thresholds={
+                "max_error_rate_increase": canary.max_error_rate_increase,
+                "max_latency_ratio": canary.max_latency_ratio,
+                "max_accuracy_drop": canary.max_accuracy_drop,
+                "min_requests": canary.min_requests,
+            },
+            force="{{ params.force }}",
+            **{**component_defaults(config), "cache": False},
+        )
+    return dag
+
+
+def rollback_dag(config: PipelineConfig | str | Path) -> DAG:
+    """Triggered by hand: ``champion`` goes back to the version before it."""
+    config = as_config(config)
+    with DAG(
+        dag_id=f"{config.name}_rollback",
+        description=f"Roll {config.name} back to the previous champion",
+        schedule=None,
+        tags=["mlops", config.name, "deployment"],
+        params={"reason": Param("manual rollback", type="string", title="Reason", minLength=1)},
+        doc_md=f"### {config.name} rollback\n\nTrigger to move `champion` back to the version before it; the "
+        "prediction server follows within a poll. Same as `make rollback`.\n",
+        **dag_defaults(config),
+    ) as dag:
+        RollbackModelOperator(
+            task_id="rollback",
+            reason="{{ params.reason }}",
+            **{**component_defaults(config), "cache": False},
+        )
+    return dag

@@ -1,0 +1,251 @@
+"""The ``<pipeline>_training`` DAG: the continuous-training pipeline of one pipeline config.
+
+ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register -> infra_validate -> deploy
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_mlops.provider.assets import new_examples_asset, retrain_asset, run_reason
+
+from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config, pipeline_config_path
+from airflow_mlops.provider.operators import (
+    DeployModelOperator,
+    EvaluateModelOperator,
+    InfraValidateOperator,
+    IngestDataOperator,
+    RegisterModelOperator,
+    TrainModelOperator,
+    TransformOperator,
+    ValidateDataOperator,
+)
+
+GPU_POOL = "gpu"
+
+
+def machine_setting(env: str, option: str, fallback: str) -> str:
+    """``$<env>``, else the Airflow option ``[mlops] <option>``, else ``fallback`` (the YAML's).
+
+    Machine-level settings win so the same YAML runs on a laptop and on Composer.
+    """
+    from airflow.sdk import conf
+
+    return os.environ.get(env) or conf.get("mlops", option, fallback=None) or fallback
+
+
+def resolve_artifact_root(config: PipelineConfig) -> str:
+    return machine_setting("MLOPS_ARTIFACT_ROOT", "artifact_root", config.artifact_root_uri)
+
+
+def resolve_tracking_uri(config: PipelineConfig) -> str:
+    return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
+
+
+def training_schedule(config: PipelineConfig):
+    """The cron schedule **or** new data **or** a retraining request from monitoring."""
+    from airflow.timetables.assets import AssetOrTimeSchedule
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    assets = new_examples_asset(config.name) | retrain_asset(config.name)
+    if not config.schedule:
+        return assets
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=assets)
+
+
+def component_defaults(config: PipelineConfig) -> dict:
+    """What every component task of a pipeline's DAGs shares: where artifacts go, the cache
+    switch, the launcher's timeout and the registry."""
+    timeout = config.runtime.timeout_minutes * 60
+    return dict(
+        pipeline=config.name,
+        artifact_root=resolve_artifact_root(config),
+        cache="{{ params.cache }}",
+        project_root=str(config.project_root),
+        component_timeout=timeout,
+        # Airflow's own limit is a backstop a little past the launcher's, which kills cleanly.
+        execution_timeout=timedelta(seconds=timeout + 120),
+        registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.registry.model_name},
+    )
+
+
+def dag_defaults(config: PipelineConfig) -> dict:
+    return dict(
+        start_date=datetime.combine(config.start_date, datetime.min.time(), tzinfo=timezone.utc),
+        catchup=False,
+        default_args={
+            "owner": config.owner,
+            "retries": config.runtime.retries,
+            "retry_delay": timedelta(seconds=config.runtime.retry_delay_seconds),
+        },
+    )
+
+
+def as_config(config: PipelineConfig | str | Path) -> PipelineConfig:
+    return config if isinstance(config, PipelineConfig) else load_pipeline_config(config)
+
+
+def training_dag(config: PipelineConfig | str | Path) -> DAG:
+    """The training DAG for ``config`` (a :class:`PipelineConfig` or the path of its YAML)."""
+    config = as_config(config)
+    common = component_defaults(config)
+    artifact_root, registry = common["artifact_root"], common["registry"]
+    features = {f.name: f.type for f in config.features}
+    beam_args = list(config.validation.beam_pipeline_args)
+    training = config.training
+    with DAG(
+        dag_id=f"{config.name}_training",
+        description=config.description or f"Continuous training of {config.name}",
+        schedule=training_schedule(config),
+        max_active_runs=1,
+        tags=["mlops", config.name, "training"],
+        **dag_defaults(config),
+        params={
+            "epochs": Param(training.epochs, type="integer", minimum=1, title="Epochs"),
+            "learning_rate": Param(training.learning_rate, type="number", exclusiveMinimum=0, title="Learning rate"),
+            "cache": Param(
+                True,
+                type="boolean",
+                title="Use the cache",
+                description="Reuse the outputs of steps whose inputs, parameters and code are unchanged.",
+            ),
+        },
+        doc_md=_doc(config, artifact_root, registry["tracking_uri"]),
+    ) as dag:
+
+        @task(task_id="why")
+        def why(**context) -> dict:
+            """Why this run started (schedule, new data, drift, degradation, manual, backfill)."""
+            events = context.get("triggering_asset_events") or {}
+            pairs = [(event.asset.uri, event.extra or {}) for _, items in events.items() for event in items]
+            run_type = context["dag_run"].run_type
+            reason = run_reason(config.name, str(getattr(run_type, "value", run_type)), pairs)
+            logging.getLogger("airflow.task").info("this run started because of: %s", reason["reason"])
+            return reason
+
+        ingest = IngestDataOperator(
+            task_id="ingest",
+            source=config.source_uris,
+            label=config.label,
+            split=config.split,
+            data_format=config.format,
+            include_feedback=config.include_feedback,
+            doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
+            **common,
+        )
+        why() >> ingest
+        validate = ValidateDataOperator(
+            task_id="validate",
+            examples=ingest.artifact("examples"),
+            features=features,
+            label=config.label,
+            schema_uri=config.schema_uri,
+            max_missing_fraction=config.validation.max_missing_fraction,
+            drift={
+                "jensen_shannon": config.validation.jensen_shannon,
+                "l_infinity": config.validation.l_infinity,
+                "on_drift": config.validation.on_drift,
+            },
+            beam_pipeline_args=beam_args,
+            doc_md="TFDV statistics on Beam; anomalies against the curated schema fail the run; "
+            "drift against the champion's training data warns or fails.",
+            **common,
+        )
+        transform = TransformOperator(
+            task_id="transform",
+            examples=ingest.artifact("examples"),
+            schema=validate.artifact("schema"),
+            features=features,
+            label=config.label,
+            beam_pipeline_args=beam_args,
+            doc_md="Vocabularies and mean/variance over the training split (full pass on Beam).",
+            **common,
+        )
+        train = TrainModelOperator(
+            task_id="train",
+            examples=ingest.artifact("examples"),
+            transform=transform.artifact("transform"),
+            label=config.label,
+            hidden_units=training.hidden_units,
+            learning_rate="{{ params.learning_rate }}",
+            epochs="{{ params.epochs }}",
+            batch_size=training.batch_size,
+            seed=training.seed,
+            pool=GPU_POOL,
+            pool_slots=max(1, training.gpus),
+            doc_md="Keras training with the transform as the model's first layers; resumes from its "
+            "last epoch checkpoint on retry. Runs in the `gpu` pool.",
+            **common,
+        )
+        evaluate = EvaluateModelOperator(
+            task_id="evaluate",
+            examples=ingest.artifact("examples"),
+            model=train.artifact("model"),
+            label=config.label,
+            slices=config.evaluation.slices,
+            thresholds={
+                "min_accuracy": config.evaluation.min_accuracy,
+                "max_accuracy_drop": config.evaluation.max_accuracy_drop,
+            },
+            doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
+            **common,
+        )
+        register = RegisterModelOperator(
+            task_id="register",
+            model=train.artifact("model"),
+            blessing=evaluate.artifact("blessing"),
+            lineage={
+                "evaluation": evaluate.artifact("evaluation"),
+                "examples": ingest.artifact("examples"),
+                "statistics": validate.artifact("statistics"),
+                "schema": validate.artifact("schema"),
+                "transform": transform.artifact("transform"),
+            },
+            doc_md="A blessed model becomes a registry version with lineage tags and alias `challenger`; "
+            "not blessed: skipped, with the reasons.",
+            **common,
+        )
+        deployment = config.deployment
+        infra = InfraValidateOperator(
+            task_id="infra_validate",
+            model_version=register.artifact("model_version"),
+            examples=ingest.artifact("examples"),
+            features=features,
+            sample_rows=deployment.infra_sample_rows,
+            max_latency_ms=deployment.infra_max_latency_ms,
+            doc_md="The candidate answers test rows in a real prediction server (schema, latency) before any rollout.",
+            **common,
+        )
+        DeployModelOperator(
+            task_id="deploy",
+            model_version=register.artifact("model_version"),
+            infra_blessing=infra.artifact("infra_blessing"),
+            action="canary",
+            weight=deployment.canary.weight,
+            window_minutes=deployment.canary.window_minutes,
+            target=deployment.target,
+            target_settings=getattr(deployment, deployment.target) if deployment.target != "local" else {},
+            doc_md=f"Canary: the challenger answers {deployment.canary.weight:.0%} of requests; "
+            f"`{config.name}_promotion` decides after {deployment.canary.window_minutes} min. The first model "
+            "becomes champion at once.",
+            **common,
+        )
+    return dag
+
+
+def _doc(config: PipelineConfig, artifact_root: str, tracking_uri: str) -> str:
+    features = ", ".join(f"`{f.name}` ({f.type})" for f in config.features)
+    return (
+        f"### {config.name} training\n\n"
+        "ingest → validate → transform → train → evaluate → register → infra_validate → deploy (canary)\n\n"
+        f"Config: `{config.config_path}`  \n"
+        f"Source: `{config.source_uris}`  \n"
+        f"Label: `{config.label}`; features: {features}  \n"
+        f"Artifacts: `{artifact_root}/{config.name}/`  \n"
+        f"Registry: `{tracking_uri}`, model `{config.registry.model_name}`\n"
+    )

@@ -1,0 +1,272 @@
+"""``ComponentOperator``: run one runtime component through a launcher and publish its result."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.contract import (
+    ERROR_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    ArtifactRef,
+    ComponentSpec,
+    ErrorReport,
+    ExecutionRecord,
+    RunInfo,
+    invocation_dir,
+    join_uri,
+)
+from airflow_mlops.provider.launchers import LaunchOutcome, LocalLauncher, resolve_runtime_python
+
+#: How the component process ended (exit code, wall time), next to its spec: for debugging and benchmarks.
+LAUNCH_FILE = "launch.json"
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+@dataclass(frozen=True)
+class ComponentOutput:
+    """An output of an upstream component task, used as an input of a downstream one.
+
+    Passing one as an input makes the producing task upstream of the consumer.
+    """
+
+    task_id: str
+    name: str
+    operator: BaseOperator | None = field(default=None, compare=False, repr=False)
+
+
+def _as_bool(value: bool | str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise AirflowFailException(f"cache must be true or false (got {value!r})")
+
+
+def mlflow_tracking_uri(conn_id: str) -> str:
+    """The MLflow tracking URI an Airflow connection describes: its extra ``tracking_uri``, else
+    ``http(s)://host[:port]``."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    uri = (conn.extra_dejson or {}).get("tracking_uri")
+    if uri:
+        return uri
+    if not conn.host:
+        raise AirflowFailException(f"connection {conn_id!r} has neither a host nor an extra 'tracking_uri'")
+    port = f":{conn.port}" if conn.port else ""
+    # An HTTP connection keeps the scheme in `schema`; one made from a URI, in its type.
+    scheme = next((s for s in (conn.schema, conn.conn_type) if s in ("http", "https")), "http")
+    return f"{scheme}://{conn.host}{port}"
+
+
+def safe_segment(segment: str) -> str:
+    """A run id or task id as a path segment (``manual__2026-01-01T00:00:00+00:00`` has ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", segment)
+
+
+class ComponentOperator(BaseOperator):
+    """Run a runtime-plane component (``python -m airflow_mlops.runtime.components <name>``).
+
+    The operator writes the component spec under the artifact root, launches the component,
+    streams its output into the task log and returns the execution result to XCom:
+    ``{"component", "fingerprint", "cache_hit", "outputs": {name: ArtifactRef dict}, "metrics",
+    "execution_uri", "duration_seconds"}``.
+
+    A component that rejects its input (``error.json`` of kind ``data`` or ``config``) fails the
+    task with its message and no retry; a crash, a timeout or an infrastructure error fails it
+    with retries.
+
+    :param component: component name, e.g. ``ingest``.
+    :param pipeline: pipeline name (first path segment under the artifact root).
+    :param artifact_root: fsspec URI of the artifact root (templated).
+    :param component_params: the component's parameters (templated); part of the fingerprint.
+    :param component_settings: how to run rather than what to compute, e.g. the registry URI or
+        Beam options (templated); not part of the fingerprint.
+    :param inputs: input artifacts by name, from upstream component tasks; those tasks become
+        upstream of this one.
+    :param cache: reuse a succeeded execution with the same fingerprint (templated, e.g.
+        ``"{{ params.cache }}"``).
+    :param runtime_python: the runtime interpreter for the local launcher; default from
+        ``$MLOPS_RUNTIME_PYTHON``, ``[mlops] runtime_python`` or ``<project_root>/.venv-runtime``.
+    :param project_root: the project directory, to find the default runtime environment.
+    :param component_timeout: seconds after which the launcher kills the component.
+    :param component_env: extra environment variables for the component process.
+    :param registry: for components that use the model registry: ``{"tracking_uri",
+        "model_name"}`` (templated via ``component_settings``).
+    :param mlflow_conn_id: an Airflow connection to take the MLflow tracking URI from (its
+        extra ``tracking_uri``, else ``http(s)://host[:port]``); wins over ``registry``.
+    """
+
+    template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")
+    template_fields_renderers = {"component_params": "json", "component_settings": "json"}
+    ui_color = "#d8e8f8"
+
+    def __init__(
+        self,
+        *,
+        component: str,
+        pipeline: str,
+        artifact_root: str,
+        component_params: dict[str, Any] | None = None,
+        component_settings: dict[str, Any] | None = None,
+        inputs: Mapping[str, ComponentOutput] | None = None,
+        cache: bool | str = True,
+        runtime_python: str | None = None,
+        project_root: str | None = None,
+        component_timeout: float | None = None,
+        component_env: Mapping[str, str] | None = None,
+        registry: Mapping[str, Any] | None = None,
+        mlflow_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.component = component
+        self.pipeline = pipeline
+        self.artifact_root = artifact_root
+        self.component_params = component_params or {}
+        self.component_settings = dict(component_settings or {})
+        if registry is not None:
+            self.component_settings["registry"] = dict(registry)
+        self.mlflow_conn_id = mlflow_conn_id
+        self.inputs = dict(inputs or {})
+        for source in self.inputs.values():
+            if source.operator is not None:
+                self.set_upstream(source.operator)
+        self.cache = cache
+        self.runtime_python = runtime_python
+        self.project_root = project_root
+        self.component_timeout = component_timeout
+        self.component_env = dict(component_env or {})
+        self._launcher: LocalLauncher | None = None
+
+    def artifact(self, name: str) -> ComponentOutput:
+        """Reference to this task's output ``name``, to pass as another component's input."""
+        return ComponentOutput(self.task_id, name, self)
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        store = ArtifactStore()
+        ti = context["ti"]
+        inputs = self._resolve_inputs(context)
+        self.check_inputs(inputs)
+        spec = ComponentSpec(
+            component=self.component,
+            pipeline=self.pipeline,
+            artifact_root=self.artifact_root,
+            invocation_uri=invocation_dir(
+                self.artifact_root,
+                self.pipeline,
+                "/".join(safe_segment(s) for s in (ti.dag_id, ti.run_id, ti.task_id, f"try-{ti.try_number}")),
+            ),
+            params=self.component_params,
+            settings=self.settings(context),
+            inputs=inputs,
+            cache=_as_bool(self.cache),
+            run=RunInfo(
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                try_number=ti.try_number,
+                logical_date=str(context.get("logical_date")) if context.get("logical_date") else None,
+            ),
+        )
+        # A cleared task reruns with the same try number only if Airflow reuses it; start clean.
+        store.remove(spec.invocation_uri)
+        spec_uri = join_uri(spec.invocation_uri, SPEC_FILE)
+        store.write_text(spec_uri, spec.to_json())
+        self.log.info("component %s, spec %s, cache %s", self.component, spec_uri, "on" if spec.cache else "off")
+
+        self._launcher = LocalLauncher(
+            python=resolve_runtime_python(self.runtime_python, self.project_root),
+            timeout=self.component_timeout,
+            env=self.component_env,
+        )
+        outcome = self._launcher.run(self.component, spec_uri, on_line=self._log_component_line)
+        return self._result(store, spec, outcome)
+
+    def check_inputs(self, inputs: dict[str, ArtifactRef]) -> None:
+        """Hook: refuse or skip before launching (e.g. a model that is not blessed)."""
+
+    def settings(self, context: Context) -> dict[str, Any]:
+        """The spec's settings, with the registry URI from ``mlflow_conn_id`` when given."""
+        settings = dict(self.component_settings)
+        if self.mlflow_conn_id:
+            settings["registry"] = {**settings.get("registry", {}), "tracking_uri": mlflow_tracking_uri(self.mlflow_conn_id)}
+        return settings
+
+    def _log_component_line(self, line: str) -> None:
+        self.log.info("[%s] %s", self.component, line)
+
+    def _resolve_inputs(self, context: Context) -> dict[str, ArtifactRef]:
+        inputs = {}
+        for name, source in self.inputs.items():
+            result = context["ti"].xcom_pull(task_ids=source.task_id)
+            if not result or source.name not in (result.get("outputs") or {}):
+                raise AirflowFailException(
+                    f"input {name!r}: task {source.task_id!r} published no output {source.name!r}; "
+                    f"run it first (clear it in the UI to re-run)"
+                )
+            inputs[name] = ArtifactRef.from_dict(result["outputs"][source.name])
+        return inputs
+
+    def _result(self, store: ArtifactStore, spec: ComponentSpec, outcome: LaunchOutcome) -> dict[str, Any]:
+        store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
+        error_uri = join_uri(spec.invocation_uri, ERROR_FILE)
+        if outcome.returncode != 0 and store.exists(error_uri):
+            report = ErrorReport.from_dict(store.read_json(error_uri))
+            message = f"{report.component} failed ({report.kind.value} error): {report.message}"
+            if report.kind.retryable:
+                raise AirflowException(message)
+            raise AirflowFailException(message)
+        if outcome.timed_out:
+            raise AirflowException(
+                f"{self.component} ran longer than its timeout of {self.component_timeout} s and was killed"
+            )
+        if outcome.returncode != 0:
+            raise AirflowException(
+                f"{self.component} crashed with exit code {outcome.returncode} and left no error report; "
+                "see its output above"
+            )
+        record = ExecutionRecord.from_json(store.read_text(join_uri(spec.invocation_uri, RESULT_FILE)))
+        if record.cache_hit:
+            self.log.info(
+                "%s: cache hit, reused execution %s from %s (%s)",
+                self.component,
+                record.fingerprint,
+                record.ended_at,
+                record.run.run_id,
+            )
+        else:
+            self.log.info("%s: executed in %.1f s, fingerprint %s", self.component, record.duration_seconds, record.fingerprint)
+        for name, ref in record.outputs.items():
+            self.log.info("output %s (%s): %s", name, ref.type, ref.uri)
+        if record.metrics:
+            self.log.info("metrics: %s", record.metrics)
+        return {
+            "component": record.component,
+            "fingerprint": record.fingerprint,
+            "cache_hit": record.cache_hit,
+            "outputs": {name: ref.to_dict() for name, ref in record.outputs.items()},
+            "metrics": record.metrics,
+            "execution_uri": join_uri(spec.artifact_root, spec.pipeline, record.component, record.fingerprint),
+            "duration_seconds": outcome.duration_seconds,
+        }
+
+    def on_kill(self) -> None:
+        if self._launcher is not None:
+            self._launcher.kill()

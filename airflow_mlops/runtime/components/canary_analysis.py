@@ -1,0 +1,129 @@
+"""canary_analysis: at the end of a canary, compare challenger and champion online; promote or reject.
+
+Reads the deployment record; with a canary whose window is over (or ``force``), takes the
+prediction log since the canary started and the labels that have arrived
+(``<artifact_root>/<pipeline>/feedback/*.csv``, ``request_id,label``), computes per version the
+error rate, p95 latency and accuracy, and checks the challenger against the thresholds:
+
+- error rate at most ``max_error_rate_increase`` above the champion's;
+- p95 latency at most ``max_latency_ratio`` times the champion's;
+- accuracy (when both have at least ``min_labels`` labelled predictions) at most
+  ``max_accuracy_drop`` below the champion's.
+
+All pass: promote the challenger. Any fails: reject the canary (the champion stays). Each
+decision goes to the deployment record with its figures. No canary, or a window still open, or
+too few challenger predictions: decision ``none`` / ``wait`` and nothing changes.
+
+Parameters: ``weight``-independent thresholds above, ``min_requests``, ``min_labels``, ``force``.
+Settings: ``registry``. Output ``canary_report`` (``canary_report.json``, ``report.html``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.runtime.ml import reports
+
+
+def judge(champion: dict[str, Any], challenger: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks of the challenger against the champion, each with whether it passed and why."""
+    checks = []
+    increase = challenger["error_rate"] - champion["error_rate"]
+    limit = float(params.get("max_error_rate_increase", 0.01))
+    checks.append({"check": "error_rate", "passed": increase <= limit,
+                   "reason": f"challenger {challenger['error_rate']:.2%} vs champion {champion['error_rate']:.2%} (at most +{limit:.2%})"})
+    if challenger["latency_p95_ms"] is not None and champion["latency_p95_ms"]:
+        ratio = challenger["latency_p95_ms"] / champion["latency_p95_ms"]
+        limit = float(params.get("max_latency_ratio", 2.0))
+        checks.append({"check": "latency_p95", "passed": ratio <= limit,
+                       "reason": f"challenger {challenger['latency_p95_ms']:.1f} ms vs champion {champion['latency_p95_ms']:.1f} ms ({ratio:.2f}x, at most {limit:.2f}x)"})
+    min_labels = int(params.get("min_labels", 10))
+    if challenger["labelled"] >= min_labels and champion["labelled"] >= min_labels:
+        drop = champion["accuracy"] - challenger["accuracy"]
+        limit = float(params.get("max_accuracy_drop", 0.02))
+        checks.append({"check": "accuracy", "passed": drop <= limit,
+                       "reason": f"challenger {challenger['accuracy']:.2%} vs champion {champion['accuracy']:.2%} on labelled rows (at most -{limit:.2%})"})
+    else:
+        checks.append({"check": "accuracy", "passed": True,
+                       "reason": f"not used: {challenger['labelled']} / {champion['labelled']} labelled predictions (need {min_labels} each)"})
+    return checks
+
+
+def render(report: dict[str, Any]) -> str:
+    figures = report.get("figures") or {}
+    sections = [f"<h2>Decision: {reports.esc(report['decision'])}</h2><p>{reports.esc(report['reason'])}</p>"]
+    if figures:
+        keys = ["predictions", "errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "labelled", "accuracy"]
+        sections.append("<h2>Online figures</h2>" + reports.table(
+            ["", *keys], [[f"{role} (v{f['version']})", *[f[k] if f[k] is not None else "-" for k in keys]] for role, f in figures.items()]))
+    if report.get("checks"):
+        sections.append("<h2>Checks</h2>" + reports.table(
+            ["check", "passed", "detail"], [(c["check"], "yes" if c["passed"] else "NO", c["reason"]) for c in report["checks"]]))
+    return reports.page("Canary analysis", sections, meta=f"{report.get('window', '')}")
+
+
+def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
+    from airflow_mlops.contract.layout import feedback_uri, predictions_uri
+    from airflow_mlops.runtime.serving.online import version_figures
+    from airflow_mlops.runtime.serving.prediction_log import read_feedback, read_predictions
+
+    params = ctx.params
+    record = rollout.record()
+    canary = record.canary
+    if canary is None:
+        return {"decision": "none", "reason": "no canary is running"}
+    started = datetime.fromisoformat(canary.started_at)
+    ends = started + timedelta(minutes=canary.window_minutes)
+    window = f"canary of version {canary.version} since {canary.started_at} (window ends {ends.isoformat(timespec='seconds')})"
+    if now < ends and not params.get("force"):
+        return {"decision": "wait", "reason": f"the canary window ends at {ends.isoformat(timespec='seconds')}", "window": window}
+    root = ctx.spec.artifact_root
+    records = read_predictions(predictions_uri(root, ctx.spec.pipeline), since=canary.started_at)
+    labels = read_feedback(feedback_uri(root, ctx.spec.pipeline))
+    figures = {
+        "champion": version_figures(records, record.champion, labels),
+        "challenger": version_figures(records, canary.version, labels),
+    }
+    ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
+    ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])
+    min_requests = int(params.get("min_requests", 50))
+    served = figures["challenger"]["predictions"] + figures["challenger"]["errors"]
+    base = {"window": window, "figures": figures, "champion": record.champion, "challenger": canary.version}
+    if served < min_requests and not params.get("force"):
+        return {**base, "decision": "wait", "reason": f"only {served} challenger predictions so far (need {min_requests})"}
+    if served == 0:
+        result = rollout.reject_canary("the challenger answered no requests during its canary", figures)
+        return {**base, "decision": "reject", "reason": result["reason"], "checks": []}
+    checks = judge(figures["champion"], figures["challenger"], params)
+    failed = [c for c in checks if not c["passed"]]
+    if failed:
+        reason = "; ".join(f"{c['check']}: {c['reason']}" for c in failed)
+        rollout.reject_canary(reason, figures)
+        return {**base, "decision": "reject", "reason": reason, "checks": checks}
+    reason = "canary passed: " + "; ".join(c["reason"] for c in checks)
+    rollout.promote(canary.version, reason, figures)
+    return {**base, "decision": "promote", "reason": reason, "checks": checks}
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.runtime.ml.model_registry import Registry
+    from airflow_mlops.runtime.serving.rollout import Rollout
+
+    by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "canary_analysis"
+    rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
+    report = analyse(ctx, rollout, datetime.now(timezone.utc))
+    ctx.log.info("decision: %s - %s", report["decision"].upper(), report["reason"])
+    store = ArtifactStore()
+    store.write_json(ctx.output_uri("canary_report", "canary_report.json"), report)
+    store.write_text(ctx.output_uri("canary_report", "report.html"), render(report))
+    return ComponentResult(
+        outputs={"canary_report": OutputArtifact(ctx.output_uri("canary_report"),
+                                                 {"decision": report["decision"], "reason": report["reason"][:500]})},
+        metrics={"decision": report["decision"], "challenger": report.get("challenger"), "champion": report.get("champion")},
+    )
+
+
+COMPONENT = Component(name="canary_analysis", run=run, outputs={"canary_report": "CanaryReport"}, cacheable=False)

@@ -1,0 +1,44 @@
+"""Component names -> the modules that define them, imported only when that component runs.
+
+Built-in components have short names (``ingest``). A project's own component is named by the
+dotted path of a module that defines ``COMPONENT`` (``my_project.components.score``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from airflow_mlops.runtime.components.base import Component
+from airflow_mlops.contract import ComponentError, ErrorKind
+
+COMPONENT_MODULES: dict[str, str] = {
+    "ingest": "airflow_mlops.runtime.components.ingest",
+    "validate": "airflow_mlops.runtime.components.validate",
+    "transform": "airflow_mlops.runtime.components.transform",
+    "train": "airflow_mlops.runtime.components.train",
+    "evaluate": "airflow_mlops.runtime.components.evaluate",
+    "register": "airflow_mlops.runtime.components.register",
+    "infra_validate": "airflow_mlops.runtime.components.infra_validate",
+    "deploy": "airflow_mlops.runtime.components.deploy",
+    "rollback": "airflow_mlops.runtime.components.rollback",
+    "canary_analysis": "airflow_mlops.runtime.components.canary_analysis",
+    "monitor": "airflow_mlops.runtime.components.monitor",
+}
+
+
+def load_component(name: str) -> Component:
+    module_name = COMPONENT_MODULES.get(name, name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not (exc.name and module_name.startswith(exc.name)):
+            raise  # the module exists but one of its own imports is missing: a broken environment
+        known = ", ".join(sorted(COMPONENT_MODULES))
+        raise ComponentError(
+            ErrorKind.CONFIG,
+            f"unknown component {name!r}: not a built-in ({known}) nor an importable module defining COMPONENT",
+        ) from None
+    component = getattr(module, "COMPONENT", None)
+    if not isinstance(component, Component):
+        raise ComponentError(ErrorKind.CONFIG, f"component {name!r}: {module_name} defines no COMPONENT")
+    return component

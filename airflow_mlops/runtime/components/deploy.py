@@ -1,0 +1,58 @@
+"""deploy: roll a registered, infra-validated version out to the local serving target.
+
+``action``: ``canary`` (the challenger answers ``weight`` of the requests for
+``window_minutes``; the first model ever becomes the champion at once) or ``promote``
+(champion now). The registry aliases move and the
+deployment record is written (``airflow_mlops.runtime.serving.rollout``); the prediction server follows
+both within a poll. Remote targets (Vertex AI, Cloud Run) are driven by the operator on top.
+
+Inputs: ``model_version`` (ModelVersion) and its ``infra_blessing`` (InfraBlessing). Parameters: ``action``, ``weight``, ``window_minutes``, ``reason``. Settings:
+``registry``. Output ``deployment`` (``deployment.json``: the decision).
+"""
+
+from __future__ import annotations
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.contract import ComponentError, ErrorKind
+
+ACTIONS = ("canary", "promote")
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.runtime.ml.model_registry import Registry
+    from airflow_mlops.runtime.serving.rollout import Rollout, RolloutError
+
+    params = ctx.params
+    action = params.get("action", "canary")
+    if action not in ACTIONS:
+        raise ComponentError(ErrorKind.CONFIG, f"deploy: action must be one of {', '.join(ACTIONS)} (got {action!r})")
+    by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "deploy"
+    rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
+    try:
+        blessing = ctx.spec.inputs["infra_blessing"].properties
+        version = str(ctx.spec.inputs["model_version"].properties["version"])
+        if not blessing.get("blessed") or str(blessing.get("version")) != version:
+            raise ComponentError(ErrorKind.CONFIG, f"deploy: version {version} has not passed infra validation")
+        if action == "canary":
+            result = rollout.start_canary(version, float(params.get("weight", 0.1)), int(params.get("window_minutes", 60)))
+        else:
+            result = rollout.promote(version, params.get("reason") or "promoted directly")
+    except RolloutError as exc:
+        raise ComponentError(ErrorKind.CONFIG, f"deploy: {exc}") from None
+    ctx.log.info("%s: version %s; champion %s, canary %s. %s", result["action"], result["version"],
+                 result["champion"], result["canary"] or "none", result["reason"])
+    ArtifactStore().write_json(ctx.output_uri("deployment", "deployment.json"), {**result, "by": by})
+    return ComponentResult(
+        outputs={"deployment": OutputArtifact(ctx.output_uri("deployment"), result)},
+        metrics={"action": result["action"], "champion": result["champion"], "canary": result["canary"]},
+    )
+
+
+COMPONENT = Component(
+    name="deploy",
+    run=run,
+    inputs={"model_version": "ModelVersion", "infra_blessing": "InfraBlessing"},
+    outputs={"deployment": "Deployment"},
+    cacheable=False,
+)

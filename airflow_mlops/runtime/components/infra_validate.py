@@ -1,0 +1,139 @@
+"""infra_validate: the candidate answers real requests in the serving runtime before any rollout.
+
+Starts the prediction server (``airflow_mlops.runtime.serving``) on 127.0.0.1 with the candidate version
+pinned, sends rows of the test split one request each plus one batch, and checks every answer:
+status 200, the pinned version, a known class, probabilities that sum to 1, and the p95
+latency within ``max_latency_ms``. Any failure rejects the candidate with the reason (the task
+fails without retries; the champion keeps serving).
+
+Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters: ``features``,
+``sample_rows``, ``max_latency_ms``. Settings: ``registry``. Output ``infra_blessing``
+(``infra_validation.json``).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import socket
+import tempfile
+import time
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.contract import ComponentError, ErrorKind
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def check_answers(answers, version: str, classes: set[str], rows: int) -> list[str]:
+    problems = []
+    if not isinstance(answers, list) or len(answers) != rows:
+        return [f"expected a list of {rows} predictions, got {str(answers)[:200]}"]
+    for answer in answers:
+        missing = {"request_id", "prediction", "probabilities", "model_version"} - set(answer)
+        if missing:
+            problems.append(f"an answer lacks {sorted(missing)}")
+        elif answer["model_version"] != version:
+            problems.append(f"answered by version {answer['model_version']}, not {version}")
+        elif answer["prediction"] not in classes:
+            problems.append(f"unknown class {answer['prediction']!r}")
+        elif abs(sum(answer["probabilities"].values()) - 1) > 1e-3:
+            problems.append(f"probabilities sum to {sum(answer['probabilities'].values()):.4f}")
+    return problems[:5]
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.runtime.ml.examples import read_split
+    from airflow_mlops.runtime.ml.model_registry import Registry
+    from airflow_mlops.runtime.serving.config import ServingConfig
+    from airflow_mlops.runtime.serving.requests import json_rows
+    from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, http_post_json
+
+    params = ctx.params
+    features = dict(params["features"])
+    version = str(ctx.spec.inputs["model_version"].properties["version"])
+    registry = Registry.from_spec(ctx.spec)
+    test = read_split(ctx.spec.inputs["examples"], "test")
+    rows = json_rows(test.head(int(params.get("sample_rows", 20))), features)
+    if not rows:
+        raise ComponentError(ErrorKind.DATA, "infra_validate: the test split has no rows to send")
+
+    local = tempfile.mkdtemp(prefix="mlops-infra-")
+    config = ServingConfig(
+        pipeline=ctx.spec.pipeline,
+        model_name=registry.model_name,
+        tracking_uri=registry.tracking_uri,
+        artifact_root=ctx.spec.artifact_root,
+        features=features,
+        cache_dir=f"{local}/models",
+        port=free_port(),
+        pin_version=version,
+        log_predictions=False,
+    )
+    ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
+    problems: list[str] = []
+    latencies: list[float] = []
+    started = time.monotonic()
+    try:
+        server = ServerProcess.start(config, f"{local}/server", wait_ready=float(params.get("start_timeout", 180)))
+    except ServerError as exc:
+        shutil.rmtree(local, ignore_errors=True)
+        raise ComponentError(ErrorKind.CONFIG, f"infra_validate: version {version} does not load in the serving runtime: {exc}") from None
+    startup_seconds = time.monotonic() - started
+    classes: set[str] = set()
+    try:
+        for i, row in enumerate(rows):
+            t0 = time.perf_counter()
+            status, answers = http_post_json(config.url + "/predict", {"instances": [row]})
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                problems.append(f"row {i}: HTTP {status}: {str(answers)[:200]}")
+                continue
+            classes.update(answers[0].get("probabilities", {}) if isinstance(answers, list) and answers else {})
+            problems += check_answers(answers, version, classes, 1)
+        status, answers = http_post_json(config.url + "/predict", {"instances": rows})
+        problems += [f"batch of {len(rows)}: HTTP {status}"] if status != 200 else check_answers(answers, version, classes, len(rows))
+    finally:
+        server.stop()
+        shutil.rmtree(local, ignore_errors=True)
+    p95 = percentile(latencies, 95)
+    if p95 > float(params["max_latency_ms"]):
+        problems.append(f"p95 latency {p95:.1f} ms is over the bound of {params['max_latency_ms']} ms")
+    report = {
+        "version": version,
+        "blessed": not problems,
+        "problems": problems,
+        "requests": len(rows) + 1,
+        "latency_ms": {"p50": percentile(latencies, 50), "p95": p95, "max": max(latencies)},
+        "startup_seconds": round(startup_seconds, 2),
+    }
+    ArtifactStore().write_json(ctx.output_uri("infra_blessing", "infra_validation.json"), report)
+    ctx.log.info("answered %d requests: p50 %.1f ms, p95 %.1f ms; server ready in %.1f s",
+                 len(rows) + 1, report["latency_ms"]["p50"], p95, startup_seconds)
+    if problems:
+        raise ComponentError(
+            ErrorKind.DATA, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(problems)
+        )
+    return ComponentResult(
+        outputs={"infra_blessing": OutputArtifact(ctx.output_uri("infra_blessing"), {"blessed": True, "version": version})},
+        metrics={"p50_ms": report["latency_ms"]["p50"], "p95_ms": p95, "startup_seconds": report["startup_seconds"]},
+    )
+
+
+COMPONENT = Component(
+    name="infra_validate",
+    run=run,
+    inputs={"model_version": "ModelVersion", "examples": "Examples"},
+    outputs={"infra_blessing": "InfraBlessing"},
+    cacheable=False,
+)

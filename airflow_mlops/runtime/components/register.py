@@ -1,0 +1,105 @@
+"""register: a blessed model becomes a version of the registered model, alias ``challenger``.
+
+Inputs: ``model``, ``blessing``, and for lineage ``examples``, ``statistics``, ``schema``,
+``transform``, ``evaluation``. Settings: ``registry``. Output ``model_version``
+(``models:/<name>/<version>``).
+
+The model files are logged to the pipeline run's MLflow run and the version points there, so
+the registry holds everything needed to serve it. Idempotent: a model already registered (same
+model fingerprint) is not registered twice. Always runs (it changes the registry).
+"""
+
+from __future__ import annotations
+
+from airflow_mlops import __version__
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.contract import ComponentError, ErrorKind
+
+LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model")
+
+
+def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
+    inputs = ctx.spec.inputs
+    tags = {f"{name}_uri": inputs[name].uri for name in LINEAGE_INPUTS if name in inputs}
+    tags.update(
+        {
+            "model_fingerprint": inputs["model"].fingerprint,
+            "examples_content_fingerprint": str(inputs["examples"].properties.get("content_fingerprint", "")),
+            "accuracy": str(inputs["evaluation"].properties.get("accuracy", "")) if "evaluation" in inputs else "",
+            "dag_id": ctx.spec.run.dag_id or "",
+            "run_id": ctx.spec.run.run_id or "",
+            "airflow_mlops_version": __version__,
+        }
+    )
+    return tags
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from mlflow.exceptions import MlflowException
+
+    from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, Registry
+
+    store = ArtifactStore()
+    blessing = store.read_json(f"{ctx.spec.inputs['blessing'].uri}/blessing.json")
+    if not blessing["blessed"]:
+        raise ComponentError(ErrorKind.CONFIG, "register: the model is not blessed: " + "; ".join(blessing["reasons"]))
+
+    registry = Registry.from_spec(ctx.spec)
+    client = registry.client()
+    name = registry.model_name
+    try:
+        client.create_registered_model(name, description=f"{ctx.spec.pipeline} model, registered by airflow-mlops")
+        ctx.log.info("created registered model %s", name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+
+    model_ref = ctx.spec.inputs["model"]
+    existing = client.search_model_versions(f"name = '{name}' and tags.model_fingerprint = '{model_ref.fingerprint}'")
+    if existing:
+        version = max(existing, key=lambda v: int(v.version))
+        ctx.log.info("this model (fingerprint %s) is already version %s of %s", model_ref.fingerprint, version.version, name)
+        already = True
+    else:
+        run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
+        with store.local_dir(model_ref.uri) as local:
+            client.log_artifacts(run_id, local, "model")
+        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id, tags=lineage_tags(ctx))
+        client.set_tag(run_id, "registered_version", version.version)
+        ctx.log.info("registered %s version %s", name, version.version)
+        already = False
+
+    champion = registry.version(client, CHAMPION)
+    if champion is not None and str(champion.version) == str(version.version):
+        ctx.log.info("version %s is already the champion", version.version)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version.version)
+        ctx.log.info("alias %s -> version %s", CHALLENGER, version.version)
+
+    return ComponentResult(
+        outputs={
+            "model_version": OutputArtifact(
+                f"models:/{name}/{version.version}",
+                {"name": name, "version": str(version.version), "already_registered": already, "model_uri": model_ref.uri},
+            )
+        },
+        metrics={"version": int(version.version), "already_registered": already},
+    )
+
+
+COMPONENT = Component(
+    name="register",
+    run=run,
+    inputs={
+        "model": "Model",
+        "blessing": "ModelBlessing",
+        "evaluation": "ModelEvaluation",
+        "examples": "Examples",
+        "statistics": "ExampleStatistics",
+        "schema": "Schema",
+        "transform": "Transform",
+    },
+    outputs={"model_version": "ModelVersion"},
+    cacheable=False,
+)

@@ -1,0 +1,131 @@
+"""Runs one component for a spec: input checks, cache lookup, execution, the execution record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.runtime.components.base import Component, ExecutionContext
+from airflow_mlops.contract import (
+    EXECUTION_FILE,
+    ArtifactRef,
+    ComponentError,
+    ComponentSpec,
+    ErrorKind,
+    ExecutionRecord,
+    Status,
+    execution_dir,
+    fingerprint,
+    join_uri,
+)
+
+log = logging.getLogger("airflow_mlops.runtime.components")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore) -> None:
+    """Every declared input is present, of the right type, and backed by a succeeded execution."""
+    for name, expected_type in component.inputs.items():
+        ref = spec.inputs.get(name)
+        if ref is None:
+            raise ComponentError(ErrorKind.CONFIG, f"{component.name}: missing input {name!r} ({expected_type})")
+        if ref.type != expected_type:
+            raise ComponentError(
+                ErrorKind.CONFIG, f"{component.name}: input {name!r} must be {expected_type}, got {ref.type}"
+            )
+        producer_dir = ref.execution_uri.rsplit("/", 1)[0]
+        if store.succeeded_record(producer_dir) is None:
+            raise ComponentError(
+                ErrorKind.DATA,
+                f"{component.name}: input {name!r} at {ref.uri} has no succeeded execution record "
+                f"({ref.execution_uri}); it may be incomplete. Re-run {ref.producer}.",
+            )
+
+
+def compute_fingerprint(component: Component, spec: ComponentSpec) -> str:
+    params = dict(spec.params)
+    if component.external_fingerprint is not None:
+        params["__external__"] = component.external_fingerprint(spec)
+    return fingerprint(
+        component.name,
+        component.code_version,
+        params,
+        {name: ref.fingerprint for name, ref in spec.inputs.items()},
+    )
+
+
+def run_component(component: Component, spec: ComponentSpec, store: ArtifactStore | None = None) -> ExecutionRecord:
+    """Run ``component`` for ``spec`` unless a succeeded execution with its fingerprint exists.
+
+    :return: the execution record; ``cache_hit`` tells whether the work was reused.
+    """
+    store = store or ArtifactStore()
+    check_inputs(component, spec, store)
+    fp = compute_fingerprint(component, spec)
+    out_dir = execution_dir(spec.artifact_root, spec.pipeline, component.name, fp)
+    scratch = join_uri(spec.artifact_root, spec.pipeline, "_scratch", component.name, fp)
+
+    if not component.cacheable:
+        log.info("%s always runs (it changes state outside the artifact store): %s", component.name, fp)
+    elif spec.cache:
+        cached = store.succeeded_record(out_dir)
+        if cached is not None:
+            log.info("cache hit: %s %s (executed %s, %.1f s)", component.name, fp, cached.ended_at, cached.duration_seconds)
+            return replace(cached, cache_hit=True)
+        log.info("cache miss: %s %s", component.name, fp)
+    else:
+        log.info("cache disabled for this run: executing %s %s", component.name, fp)
+
+    # Each execution writes into its own attempt directory and only the record, written last,
+    # says which attempt counts. A killed attempt, a concurrent run of the same step (backfills)
+    # or a re-execution with the cache off can then never clobber outputs someone is reading.
+    started, t0 = _now(), time.monotonic()
+    attempt_dir = join_uri(out_dir, f"attempt-{started[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}")
+    result = component.run(ExecutionContext(spec=spec, output_dir=attempt_dir, scratch_dir=scratch, log=log))
+    missing = set(component.outputs) - set(result.outputs)
+    if missing:
+        raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")
+
+    record_uri = join_uri(out_dir, EXECUTION_FILE)
+    outputs = {
+        name: ArtifactRef(
+            name=name,
+            type=component.outputs[name],
+            uri=artifact.uri,
+            producer=component.name,
+            fingerprint=fp,
+            execution_uri=record_uri,
+            properties=artifact.properties,
+        )
+        for name, artifact in result.outputs.items()
+    }
+    record = ExecutionRecord(
+        component=component.name,
+        pipeline=spec.pipeline,
+        code_version=component.code_version,
+        fingerprint=fp,
+        status=Status.SUCCEEDED,
+        params=spec.params,
+        inputs=spec.inputs,
+        outputs=outputs,
+        metrics=result.metrics,
+        started_at=started,
+        ended_at=_now(),
+        duration_seconds=round(time.monotonic() - t0, 3),
+        host=socket.gethostname(),
+        executor=f"pid {os.getpid()}",
+        run=spec.run,
+    )
+    store.write_record(out_dir, record)
+    store.remove(scratch)
+    log.info("%s succeeded in %.2f s; record %s", component.name, record.duration_seconds, record_uri)
+    return record

@@ -1,0 +1,64 @@
+"""What a prediction server needs to know, as one JSON document (``$MLOPS_SERVING_CONFIG``).
+
+Written by ``python -m airflow_mlops.runtime.serving start`` (from the pipeline YAML) and by infra
+validation; read by ``service.py`` when BentoML imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from airflow_mlops.contract import join_uri
+
+CONFIG_ENV = "MLOPS_SERVING_CONFIG"
+ADMIN_TOKEN_ENV = "MLOPS_SERVING_ADMIN_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """:param features: ``{name: "numeric" | "categorical"}``, the request schema.
+    :param pin_version: serve exactly this model version and ignore aliases and the deployment
+        record (infra validation of a candidate).
+    :param log_predictions: append every prediction to the sink under the artifact root.
+    :param cache_dir: where model versions are downloaded to.
+    :param log_flush_rows: the prediction log writes a file every this many rows ...
+    :param log_flush_seconds: ... or this often, whichever comes first."""
+
+    pipeline: str
+    model_name: str
+    tracking_uri: str
+    artifact_root: str
+    features: dict[str, str]
+    cache_dir: str
+    host: str = "127.0.0.1"
+    port: int = 3000
+    poll_seconds: float = 5.0
+    max_rows: int = 1000
+    max_request_bytes: int = 1_048_576
+    pin_version: str | None = None
+    log_predictions: bool = True
+    log_flush_rows: int = 1000
+    log_flush_seconds: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServingConfig:
+        return cls(**json.loads(text))
+
+    @classmethod
+    def from_env(cls) -> ServingConfig:
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            raise RuntimeError(f"${CONFIG_ENV} is not set: start the server with `python -m airflow_mlops.runtime.serving start`")
+        with open(path) as f:
+            return cls.from_json(f.read())
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Command-line tools of the runtime plane (``python -m airflow_mlops.runtime.tools.<tool>``)."""

@@ -1,1 +1,0 @@
-"""Command-line tools of the runtime plane (``python -m airflow_mlops.tools.<tool>``)."""

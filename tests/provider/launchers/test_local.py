@@ -1,0 +1,134 @@
+"""The local launcher: streaming, exit codes, process-group kill on timeout and on kill."""
+
+from __future__ import annotations
+
+import os
+import stat
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_mlops.provider.launchers import LocalLauncher, resolve_runtime_python
+from airflow_mlops.provider.launchers.local import RuntimeNotFoundError
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    """An executable standing in for the runtime interpreter; it gets the component's argv."""
+    path = tmp_path / "python"
+    path.write_text("#!/bin/bash\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def test_command_line_and_streaming(tmp_path):
+    python = fake_python(
+        tmp_path,
+        """
+        echo "args: $*"
+        echo first
+        sleep 1.5
+        echo second >&2
+        """,
+    )
+    seen: list[tuple[float, str]] = []
+    outcome = LocalLauncher(python).run("ingest", "file:///x/spec.json", lambda line: seen.append((time.monotonic(), line)))
+    lines = [line for _, line in seen]
+    assert lines == ["args: -m airflow_mlops.runtime.components ingest --spec file:///x/spec.json", "first", "second"]
+    # Streamed as produced, not collected at exit: "first" came well before "second".
+    assert seen[2][0] - seen[1][0] > 1.0
+    assert outcome.returncode == 0 and not outcome.timed_out and outcome.duration_seconds >= 1.5
+
+
+@pytest.mark.parametrize("code", [1, 3, 42])
+def test_exit_code_is_reported(tmp_path, code):
+    outcome = LocalLauncher(fake_python(tmp_path, f"exit {code}\n")).run("c", "s", lambda _: None)
+    assert outcome.returncode == code and not outcome.timed_out
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    pids = tmp_path / "pids"
+    python = fake_python(
+        tmp_path,
+        f"""
+        sleep 300 &
+        echo $! >> {pids}
+        echo $$ >> {pids}
+        echo started
+        wait
+        """,
+    )
+    start = time.monotonic()
+    outcome = LocalLauncher(python, timeout=1.5, kill_grace=2).run("c", "s", lambda _: None)
+    assert outcome.timed_out
+    assert outcome.returncode < 0  # ended by a signal
+    assert time.monotonic() - start < 20
+    child, parent = (int(p) for p in pids.read_text().split())
+    time.sleep(0.2)
+    assert not alive(parent) and not alive(child), "the grandchild must die with the component"
+
+
+def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path):
+    python = fake_python(tmp_path, "trap '' TERM\necho ignoring TERM\nwhile true; do sleep 0.1; done\n")
+    start = time.monotonic()
+    outcome = LocalLauncher(python, timeout=1, kill_grace=1).run("c", "s", lambda _: None)
+    assert outcome.timed_out and outcome.returncode == -9
+    assert time.monotonic() - start < 10
+
+
+def test_kill_from_another_thread_ends_the_run(tmp_path):
+    """What Airflow's on_kill does when a task is killed from the UI."""
+    launcher = LocalLauncher(fake_python(tmp_path, "echo running\nsleep 300\n"), kill_grace=2)
+    lines: list[str] = []
+    threading.Timer(1.0, launcher.kill).start()
+    start = time.monotonic()
+    outcome = launcher.run("c", "s", lines.append)
+    assert lines == ["running"]
+    assert outcome.returncode < 0 and not outcome.timed_out
+    assert time.monotonic() - start < 10
+
+
+def test_an_exception_in_the_caller_kills_the_component(tmp_path):
+    """Airflow's execution_timeout raises inside execute(); the component must not outlive it."""
+    pids = tmp_path / "pids"
+    python = fake_python(tmp_path, f"echo $$ > {pids}\necho tick\nsleep 300\n")
+
+    def explode(line: str) -> None:
+        raise TimeoutError("task timed out")
+
+    with pytest.raises(TimeoutError):
+        LocalLauncher(python, kill_grace=2).run("c", "s", explode)
+    time.sleep(0.2)
+    assert not alive(int(pids.read_text()))
+
+
+def test_runtime_python_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLOPS_RUNTIME_PYTHON", raising=False)
+    monkeypatch.delenv("AIRFLOW__MLOPS__RUNTIME_PYTHON", raising=False)
+    venv_python = tmp_path / ".venv-runtime" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text("#!/bin/sh\n")
+    venv_python.chmod(0o755)
+    assert resolve_runtime_python(project_root=tmp_path) == str(venv_python)
+    other = fake_python(tmp_path, "")
+    monkeypatch.setenv("MLOPS_RUNTIME_PYTHON", other)
+    assert resolve_runtime_python(project_root=tmp_path) == other
+    assert resolve_runtime_python("/bin/sh", project_root=tmp_path) == "/bin/sh"
+    monkeypatch.setenv("MLOPS_RUNTIME_PYTHON", str(tmp_path / "missing"))
+    with pytest.raises(RuntimeNotFoundError, match="does not exist"):
+        resolve_runtime_python(project_root=tmp_path)
+    monkeypatch.delenv("MLOPS_RUNTIME_PYTHON")
+    with pytest.raises(RuntimeNotFoundError, match="run `make setup`"):
+        resolve_runtime_python(project_root=tmp_path / "elsewhere")

@@ -1,0 +1,297 @@
+"""NewDataTrigger and NewDataSensor: each landed object is handed out exactly once, on local disk
+and on gs:// (the GCS emulator), across triggerer restarts and racing sensors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+from trigger_helpers import collect, recreate
+
+from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.provider.sensors import NewDataSensor
+from airflow_mlops.provider.sensors.new_data import batch_id, claim
+from airflow_mlops.provider.triggers import NewDataTrigger
+from airflow_mlops.provider.triggers.new_data import is_partial, unclaimed_objects
+
+POLL = 0.05
+
+
+def land(directory: Path, *names: str) -> list[str]:
+    for name in names:
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("a,b\n1,2\n")
+    return [f"file://{directory / name}" for name in names]
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def state_uri(tmp_path: Path) -> str:
+    return f"file://{tmp_path}/state/landing.json"
+
+
+def sensor(landing: Path | str, state_uri: str, **kwargs: Any) -> NewDataSensor:
+    return NewDataSensor(task_id="wait", prefix=str(landing), state_uri=state_uri, poll_seconds=POLL, **kwargs)
+
+
+def claimed(state_uri: str) -> set[str]:
+    return set(ArtifactStore().read_json(state_uri)["claimed"])
+
+
+# -- the trigger ------------------------------------------------------------------------------
+
+
+def test_each_batch_is_yielded_once_and_partial_files_never(landing, state_uri):
+    first = land(landing, "2026-01-01/a.csv", "2026-01-01/b.csv")
+    land(landing, "c.csv.tmp", "d.csv.part", ".hidden.csv", "_SUCCESS", "_temporary/0/e.csv", "f.csv._COPYING_")
+    trigger = NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL)
+
+    assert collect(trigger) == [{"status": "success", "objects": sorted(first), "prefix": str(landing)}]
+    assert claim(ArtifactStore(), state_uri, first, run_id="r1") == sorted(first)
+    assert collect(trigger, timeout=0.5) is None  # the first batch is claimed: nothing yields twice
+
+    second = land(landing, "2026-01-02/c.csv")
+    assert collect(trigger)[0]["objects"] == second
+    claim(ArtifactStore(), state_uri, second, run_id="r2")
+    assert collect(trigger, timeout=0.5) is None
+
+
+def test_the_trigger_fires_for_objects_landing_while_it_waits(landing, state_uri):
+    trigger = NewDataTrigger(prefix=f"file://{landing}", state_uri=state_uri, poll_seconds=POLL)
+    timer = threading.Timer(0.3, land, args=(landing, "late.csv"))
+    timer.start()
+    try:
+        events = collect(trigger, timeout=3)
+    finally:
+        timer.join()
+    assert events == [{"status": "success", "objects": [f"file://{landing}/late.csv"], "prefix": f"file://{landing}"}]
+
+
+def test_pattern_matches_the_object_name(landing, state_uri):
+    land(landing, "x/data.csv", "x/data.parquet", "notes.txt")
+    trigger = NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL, pattern="*.csv")
+    assert collect(trigger)[0]["objects"] == [f"file://{landing}/x/data.csv"]
+
+
+def test_a_missing_prefix_is_waited_for_not_an_error(tmp_path, state_uri):
+    trigger = NewDataTrigger(prefix=str(tmp_path / "not-yet"), state_uri=state_uri, poll_seconds=POLL)
+    assert collect(trigger, timeout=0.4) is None
+
+
+def test_the_state_file_under_the_prefix_is_not_an_object(landing):
+    state = f"file://{landing}/state.json"
+    objects = land(landing, "a.csv")
+    claim(ArtifactStore(), state, objects)
+    assert (landing / "state.json.lock").exists()
+    assert unclaimed_objects(ArtifactStore(), str(landing), state) == []
+
+
+def test_an_unreadable_state_file_is_an_error_event(landing, tmp_path):
+    land(landing, "a.csv")
+    (tmp_path / "state.json").write_text("{not json")
+    events = collect(NewDataTrigger(prefix=str(landing), state_uri=str(tmp_path / "state.json"), poll_seconds=POLL))
+    assert len(events) == 1 and events[0]["status"] == "error"
+    assert "JSONDecodeError" in events[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "partial"),
+    [
+        ("a.csv", False),
+        ("a.tmp.csv", False),
+        ("a.csv.tmp", True),
+        ("a.csv.part", True),
+        ("_x", True),
+        (".x", True),
+        ("a.json.tmp-ab12", True),
+    ],
+)
+def test_partial_names(name, partial):
+    assert is_partial(name) is partial
+
+
+def test_serialize_round_trips(state_uri):
+    trigger = NewDataTrigger(
+        prefix="gs://b/landing", state_uri=state_uri, poll_seconds=7, pattern="*.csv", storage_options={"token": "anon"}
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_mlops.provider.triggers.new_data.NewDataTrigger"
+    rebuilt = recreate(trigger)
+    assert type(rebuilt) is NewDataTrigger
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "prefix": "gs://b/landing",
+        "state_uri": state_uri,
+        "poll_seconds": 7,
+        "pattern": "*.csv",
+        "storage_options": {"token": "anon"},
+    }
+
+
+def test_a_restarted_triggerer_misses_nothing_and_repeats_nothing(landing, state_uri):
+    """The triggerer dies while waiting and again after firing (before the worker resumed): the
+    trigger re-created from its kwargs finds exactly the unclaimed objects each time."""
+    trigger = NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL)
+    assert collect(trigger, timeout=0.3) is None  # killed while waiting
+    first = land(landing, "a.csv")
+    assert collect(recreate(trigger))[0]["objects"] == first
+    assert collect(recreate(trigger))[0]["objects"] == first  # fired, not yet claimed: fires the same again
+    sensor(landing, state_uri).execute_complete({"run_id": "r1"}, collect(recreate(trigger))[0])
+    second = land(landing, "b.csv")
+    assert collect(recreate(trigger))[0]["objects"] == second
+    state = ArtifactStore().read_json(state_uri)
+    assert set(state["claimed"]) == set(first)
+    at = state["claimed"][first[0]]
+    assert state["batches"] == [{"at": at, "objects": first, "run_id": "r1", "batch_id": batch_id(first)}]
+
+
+def test_the_trigger_on_gcs_with_objects_uploaded_by_the_storage_client(gcs_bucket):
+    bucket = gcs_bucket.name
+    for name in ("landing/2026-01-01/a.csv", "landing/2026-01-01/b.csv", "landing/2026-01-01/c.csv.tmp"):
+        gcs_bucket.blob(name).upload_from_string("a,b\n1,2\n")
+    gcs_bucket.blob("landing-other/z.csv").upload_from_string("x")  # a sibling prefix, not below it
+    state = f"gs://{bucket}/state/landing.json"
+    trigger = NewDataTrigger(prefix=f"gs://{bucket}/landing", state_uri=state, poll_seconds=POLL)
+
+    first = [f"gs://{bucket}/landing/2026-01-01/a.csv", f"gs://{bucket}/landing/2026-01-01/b.csv"]
+    assert collect(trigger, timeout=10) == [{"status": "success", "objects": first, "prefix": f"gs://{bucket}/landing"}]
+    task = sensor(f"gs://{bucket}/landing", state)
+    assert task.execute_complete({"run_id": "r1"}, {"status": "success", "objects": first})["objects"] == first
+    assert gcs_bucket.blob("state/landing.json").exists()
+    assert collect(recreate(trigger), timeout=0.5) is None
+
+    gcs_bucket.blob("landing/2026-01-02/c.csv").upload_from_string("a,b\n3,4\n")
+    assert collect(recreate(trigger), timeout=10)[0]["objects"] == [f"gs://{bucket}/landing/2026-01-02/c.csv"]
+    assert claimed(state) == set(first)
+
+
+def test_a_missing_gcs_prefix_is_waited_for(gcs_bucket):
+    trigger = NewDataTrigger(
+        prefix=f"gs://{gcs_bucket.name}/nothing", state_uri=f"gs://{gcs_bucket.name}/s.json", poll_seconds=POLL
+    )
+    assert collect(trigger, timeout=0.5) is None
+
+
+# -- the sensor -------------------------------------------------------------------------------
+
+
+def test_execute_defers_when_there_is_nothing_new(landing, state_uri):
+    task = sensor(landing, state_uri, pattern="*.csv", timeout=600)
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute({"run_id": "r1"})
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout.total_seconds() == 600
+    assert deferred.value.trigger.serialize() == (
+        "airflow_mlops.provider.triggers.new_data.NewDataTrigger",
+        {
+            "prefix": str(landing),
+            "state_uri": state_uri,
+            "poll_seconds": POLL,
+            "pattern": "*.csv",
+            "storage_options": None,
+        },
+    )
+
+
+def test_execute_returns_at_once_when_there_is_new_data(landing, state_uri):
+    objects = land(landing, "a.csv", "b.csv")
+    assert sensor(landing, state_uri).execute({"run_id": "r1"}) == {"objects": objects, "batch_id": batch_id(objects)}
+    assert claimed(state_uri) == set(objects)
+    with pytest.raises(TaskDeferred):
+        sensor(landing, state_uri).execute({"run_id": "r2"})
+
+
+def test_execute_complete_claims_and_a_racing_sensor_waits_again(landing, state_uri):
+    objects = land(landing, "a.csv", "b.csv")
+    event = collect(NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL))[0]
+    winner = sensor(landing, state_uri).execute_complete({"run_id": "r1"}, event)
+    assert winner == {"objects": objects, "batch_id": batch_id(objects)}
+    state = ArtifactStore().read_json(state_uri)
+    assert set(state["claimed"]) == set(objects) and [b["run_id"] for b in state["batches"]] == ["r1"]
+
+    with pytest.raises(TaskDeferred) as deferred:  # the same event, handled by a second sensor
+        sensor(landing, state_uri).execute_complete({"run_id": "r2"}, event)
+    assert isinstance(deferred.value.trigger, NewDataTrigger)
+    assert len(ArtifactStore().read_json(state_uri)["batches"]) == 1
+
+
+def test_a_partly_claimed_event_hands_out_only_the_rest(landing, state_uri):
+    a, b = land(landing, "a.csv", "b.csv")
+    claim(ArtifactStore(), state_uri, [a], run_id="other")
+    result = sensor(landing, state_uri).execute_complete({"run_id": "r"}, {"status": "success", "objects": [a, b]})
+    assert result["objects"] == [b]
+
+
+def test_claims_racing_in_parallel_hand_each_object_out_once(landing, state_uri, monkeypatch):
+    """Every claimer reads the state slowly, so unserialized read-check-writes would overlap."""
+    objects = land(landing, "a.csv", "b.csv")
+    read_json = ArtifactStore.read_json
+
+    def slow_read(self, uri):
+        try:
+            return read_json(self, uri)
+        finally:
+            time.sleep(0.1)
+
+    monkeypatch.setattr(ArtifactStore, "read_json", slow_read)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: claim(ArtifactStore(), state_uri, objects, run_id=f"r{i}"), range(4)))
+    assert sorted(results, key=len) == [[], [], [], objects]
+    assert len(read_json(ArtifactStore(), state_uri)["batches"]) == 1
+
+
+def test_an_error_event_fails_the_task(landing, state_uri):
+    with pytest.raises(AirflowException, match="bucket gone"):
+        sensor(landing, state_uri).execute_complete({}, {"status": "error", "message": "bucket gone"})
+
+
+def test_poke_claims_new_data_once(landing, state_uri):
+    task = sensor(landing, state_uri, deferrable=False)
+    assert task.poke({"run_id": "r"}) is False
+    objects = land(landing, "a.csv")
+    result = task.poke({"run_id": "r"})
+    assert result and result.xcom_value == {"objects": objects, "batch_id": batch_id(objects)}
+    assert task.poke({"run_id": "r2"}) is False
+
+
+def test_a_cleared_run_gets_its_own_batch_back_and_no_other_run_gets_it(landing, state_uri):
+    """Ingest failed after the claim; the user clears the whole run: the batch is retried, not lost."""
+    first = land(landing, "a.csv")
+    assert sensor(landing, state_uri).execute({"run_id": "r1"})["objects"] == first
+    later = land(landing, "b.csv")
+    assert sensor(landing, state_uri).execute({"run_id": "r1"}) == {"objects": first, "batch_id": batch_id(first)}
+    event = {"status": "success", "objects": first + later}
+    assert sensor(landing, state_uri).execute_complete({"run_id": "r1"}, event)["objects"] == first
+    assert sensor(landing, state_uri).execute({"run_id": "r2"})["objects"] == later
+    with pytest.raises(TaskDeferred):
+        sensor(landing, state_uri).execute({"run_id": "r3"})
+    assert [b["run_id"] for b in ArtifactStore().read_json(state_uri)["batches"]] == ["r1", "r2"]
+
+
+def test_non_deferrable_execute_waits_and_returns_the_batch(landing, state_uri):
+    task = sensor(landing, state_uri, deferrable=False, timeout=5)
+    timer = threading.Timer(0.2, land, args=(landing, "a.csv"))
+    timer.start()
+    try:
+        assert task.execute({"run_id": "r"})["objects"] == [f"file://{landing}/a.csv"]
+    finally:
+        timer.join()
+
+
+def test_template_fields_render(landing, state_uri):
+    task = NewDataSensor(task_id="t", prefix="{{ params.p }}", state_uri="{{ params.s }}", pattern="{{ params.g }}")
+    assert task.template_fields == ("prefix", "state_uri", "pattern")
+    task.render_template_fields({"params": {"p": str(landing), "s": state_uri, "g": "*.csv"}})
+    assert (task.prefix, task.state_uri, task.pattern) == (str(landing), state_uri, "*.csv")
