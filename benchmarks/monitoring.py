@@ -9,8 +9,8 @@ classification reports, the verdict and the HTML. The reference is the penguin d
 Two ways of reading the window are compared:
 
 - ``records``: ``read_predictions`` (every record as a Python dict) then ``prediction_frame``;
-- ``arrow``: ``read_prediction_frame`` (pyarrow's JSON reader, file by file, only the columns
-  needed), which the monitor component uses.
+- ``arrow``: ``read_prediction_frame`` (``airflow_mlops/runtime/predictions/reader.py``: pyarrow's
+  JSON reader, file by file, only the columns needed), which the monitor component uses.
 
 Memory: ``maxrss`` is the subprocess's peak resident memory minus what it held after its
 imports (the whole process, pyarrow's buffers included); ``tracemalloc`` is the peak of Python's
@@ -122,25 +122,26 @@ def measure(directory: Path, path: str, trace: bool) -> dict:
     import pandas  # noqa: F401
     import pyarrow.json  # noqa: F401
 
-    from airflow_mlops.runtime.ml import monitoring
-    from airflow_mlops.runtime.serving.prediction_log import read_feedback, read_predictions
+    from airflow_mlops.runtime.monitoring.assessment import assess
+    from airflow_mlops.runtime.predictions.feedback import read_feedback
+    from airflow_mlops.runtime.predictions.reader import prediction_frame, read_prediction_frame, read_predictions
 
     logging.basicConfig(level=logging.WARNING)
     reference = penguins()
-    monitoring.assess(reference.head(50).assign(request_id="x", prediction="Adelie", model_version="1", timestamp="t"),
-                      reference, {}, FEATURES, label=LABEL)  # warm Evidently's lazy imports
+    assess(reference.head(50).assign(request_id="x", prediction="Adelie", model_version="1", timestamp="t"),
+           reference, {}, FEATURES, label=LABEL)  # warm Evidently's lazy imports
     base = rss_mb()
     if trace:
         tracemalloc.start()
     root = str(directory / "predictions")
     t0 = time.perf_counter()
     if path == "records":
-        current = monitoring.prediction_frame(read_predictions(root, START, END), FEATURES)
+        current = prediction_frame(read_predictions(root, START, END), FEATURES)
     else:
-        current = monitoring.read_prediction_frame(root, FEATURES, START, END)
+        current = read_prediction_frame(root, FEATURES, START, END)
     labels = read_feedback(str(directory / "feedback"))
     t1 = time.perf_counter()
-    result = monitoring.assess(current, reference, labels, FEATURES, label=LABEL, **SETTINGS)
+    result = assess(current, reference, labels, FEATURES, label=LABEL, **SETTINGS)
     t2 = time.perf_counter()
     out = {
         "rows": len(current), "read_s": t1 - t0, "assess_s": t2 - t1, "total_s": t2 - t0,
@@ -215,7 +216,7 @@ def print_notes(results: dict, sizes: tuple[int, ...]) -> None:
         "\nnotes:\n"
         "- the drift tests use a random sample of the window as big as the reference "
         f"({big['tested_rows']} rows here), so Evidently's cost does not grow with the window; see\n"
-        "  airflow_mlops/runtime/ml/monitoring.py: with the whole window, Evidently's chi-square test (its choice for a\n"
+        "  airflow_mlops/runtime/monitoring/drift.py: with the whole window, Evidently's chi-square test (its choice for a\n"
         "  reference of <= 1000 rows) reports the reference's own sampling noise as drift. Counts, accuracy and\n"
         "  the classification report use every row.\n"
         "- what grows with the window is reading it (JSON parsing) and the labelled rows' classification report.\n"

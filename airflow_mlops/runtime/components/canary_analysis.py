@@ -67,8 +67,9 @@ def render(report: dict[str, Any]) -> str:
 
 def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
-    from airflow_mlops.runtime.serving.online import version_figures
-    from airflow_mlops.runtime.serving.prediction_log import read_feedback, read_predictions
+    from airflow_mlops.runtime.monitoring.performance import ONLINE_COLUMNS, version_figures
+    from airflow_mlops.runtime.predictions.feedback import read_feedback
+    from airflow_mlops.runtime.predictions.reader import read_prediction_frame
 
     params = ctx.params
     record = rollout.record()
@@ -81,11 +82,12 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     if now < ends and not params.get("force"):
         return {"decision": "wait", "reason": f"the canary window ends at {ends.isoformat(timespec='seconds')}", "window": window}
     root = ctx.spec.artifact_root
-    records = read_predictions(predictions_uri(root, ctx.spec.pipeline), since=canary.started_at)
+    predictions = read_prediction_frame(predictions_uri(root, ctx.spec.pipeline), {}, since=canary.started_at,
+                                        columns=ONLINE_COLUMNS, errors=True)
     labels = read_feedback(feedback_uri(root, ctx.spec.pipeline))
     figures = {
-        "champion": version_figures(records, record.champion, labels),
-        "challenger": version_figures(records, canary.version, labels),
+        "champion": version_figures(predictions, record.champion, labels),
+        "challenger": version_figures(predictions, canary.version, labels),
     }
     ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
     ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])

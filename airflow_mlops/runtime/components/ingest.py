@@ -97,7 +97,8 @@ def labelled_traffic(artifact_root: str, pipeline: str, label: str):
     import pandas as pd
 
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
-    from airflow_mlops.runtime.serving.prediction_log import read_feedback, read_predictions
+    from airflow_mlops.runtime.predictions.feedback import read_feedback
+    from airflow_mlops.runtime.predictions.reader import read_predictions
 
     labels = read_feedback(feedback_uri(artifact_root, pipeline))
     if not labels:

@@ -35,7 +35,7 @@ FEATURE_KINDS = ("numeric", "categorical")
 
 def window(params: dict[str, Any]) -> tuple[str, str]:
     """``(window_start, window_end)`` in the prediction log's time format."""
-    from airflow_mlops.runtime.ml.monitoring import utc_iso
+    from airflow_mlops.runtime.predictions.partitions import utc_iso
 
     try:
         start, end = utc_iso(params["window_start"]), utc_iso(params["window_end"])
@@ -49,7 +49,7 @@ def window(params: dict[str, Any]) -> tuple[str, str]:
 
 
 def checked_features(params: dict[str, Any]) -> dict[str, str]:
-    from airflow_mlops.runtime.ml.monitoring import LABEL_COLUMN, META_COLUMNS
+    from airflow_mlops.runtime.predictions.reader import LABEL_COLUMN, META_COLUMNS
 
     features = dict(params.get("features") or {})
     if not features:
@@ -102,9 +102,11 @@ def read_columns(uri: str, required: list[str], optional: list[str]):
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
-    from airflow_mlops.runtime.ml.monitoring import assess, read_prediction_frame, verdict_uri
+    from airflow_mlops.runtime.monitoring.assessment import assess
+    from airflow_mlops.runtime.monitoring.verdict import verdict_uri
+    from airflow_mlops.runtime.predictions.reader import read_prediction_frame
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
-    from airflow_mlops.runtime.serving.prediction_log import read_feedback
+    from airflow_mlops.runtime.predictions.feedback import read_feedback
 
     params, root, pipeline = ctx.params, ctx.spec.artifact_root, ctx.spec.pipeline
     features, label = checked_features(params), params.get("label")

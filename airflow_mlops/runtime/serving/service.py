@@ -50,7 +50,7 @@ class Unauthorized(BentoMLException):
 )
 class PredictionService:
     def __init__(self) -> None:
-        from airflow_mlops.runtime.serving.prediction_log import PredictionLogger
+        from airflow_mlops.runtime.predictions.writer import PredictionLogger
         from airflow_mlops.runtime.serving.watcher import ModelWatcher
 
         self.config = CONFIG

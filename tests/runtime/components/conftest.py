@@ -1,15 +1,6 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-
-@pytest.fixture(scope="session")
-def penguins_csv() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("palmerpenguins").joinpath("data/penguins.csv")))
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def test_a_list_source_with_no_files_at_all_is_a_data_error(artifact_root, tmp_p
 
 def test_include_feedback_adds_the_labelled_production_traffic(artifact_root, penguins_csv):
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
-    from airflow_mlops.runtime.serving.prediction_log import PredictionLogger
+    from airflow_mlops.runtime.predictions.writer import PredictionLogger
 
     params = ingest_params(str(penguins_csv), include_feedback=True)
     assert run_component(COMPONENT, make_spec("ingest", artifact_root, params, name="a")).metrics["rows"] == 344

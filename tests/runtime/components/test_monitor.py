@@ -1,42 +1,21 @@
-"""Monitoring: reading a window of the prediction log, the verdict's rules, and the monitor
-component on logged penguin predictions against a real champion's training data."""
+"""The monitor component on logged penguin predictions against a real champion's training data
+(its parts: tests/runtime/monitoring and tests/runtime/predictions)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
+from log_helpers import SPECIES, log_records, record
 from pipeline_helpers import FEATURES, LABEL, Pipeline
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.runtime.components.monitor import COMPONENT
 from airflow_mlops.runtime.components.runner import run_component
 from airflow_mlops.contract import ComponentError, ErrorKind, join_uri
-from airflow_mlops.runtime.ml import monitoring
-from airflow_mlops.contract.layout import feedback_uri, predictions_uri
-from airflow_mlops.runtime.serving.prediction_log import PredictionLogger, read_predictions
+from airflow_mlops.contract.layout import feedback_uri, predictions_uri, verdicts_uri
 
 # The penguin pipeline's monitoring settings (include/penguin/pipeline.yaml).
 SETTINGS = {"drift_share": 0.5, "must_not_drift": ["body_mass_g"], "min_rows": 30, "min_accuracy": 0.85, "min_labels": 20}
-SPECIES = ("Adelie", "Chinstrap", "Gentoo")
-
-
-def record(row: pd.Series, request_id: str, timestamp: str, prediction: str | None = None) -> dict:
-    """A prediction-log record of one penguin row, as the server writes it; the prediction is the
-    true species unless given (the champion is ~98% accurate on these rows anyway)."""
-    features = {name: (None if pd.isna(row[name]) else row[name]) for name in FEATURES}
-    prediction = prediction or row[LABEL]
-    return {"timestamp": timestamp, "request_id": request_id, "features": features, "prediction": prediction,
-            "probabilities": {c: float(c == prediction) for c in SPECIES}, "model_version": "1", "model_role": "champion",
-            "latency_ms": 3.5, "batch_rows": 1}
-
-
-def log_records(root: str, records: list[dict]) -> None:
-    logger = PredictionLogger(root, flush_rows=25, flush_seconds=0.05)
-    logger.log(records)
-    logger.close()
-    assert logger.written == len(records) and logger.failed_writes == 0
 
 
 def log_window(pipeline: Pipeline, rows: pd.DataFrame, hour: str, tag: str) -> list[str]:
@@ -172,7 +151,7 @@ def test_the_verdict_is_copied_where_a_sensor_looks(pipeline, first_run, test_ro
     log_window(pipeline, test_rows, "2026-03-04T07", "copy")
     result = monitor(pipeline, "2026-03-04T07")
     store = ArtifactStore()
-    directory = monitoring.verdicts_uri(pipeline.root, "penguin")
+    directory = verdicts_uri(pipeline.root, "penguin")
     assert directory == join_uri(pipeline.root, "penguin", "monitoring", "verdicts")
     copy = join_uri(directory, "2026-03-04T08-00-00Z.json")
     assert store.exists(copy)
@@ -191,85 +170,3 @@ def test_a_reversed_window_is_a_config_error(pipeline):
     with pytest.raises(ComponentError) as err:
         monitor(pipeline, "2026-03-01T10", window_start="2026-03-01T12:00:00Z")
     assert err.value.kind is ErrorKind.CONFIG and "window" in err.value.message
-
-
-# -- the parts, without a model -------------------------------------------------------------
-
-
-def test_the_fast_reader_returns_what_the_record_reader_does(tmp_path, penguins_csv):
-    rows = pd.read_csv(penguins_csv).head(120)
-    root = f"file://{tmp_path}/log"
-    records = [record(row, f"r{i}", f"2026-05-01T{9 + i // 40:02d}:{i % 60:02d}:00.000+00:00") for i, (_, row) in enumerate(rows.iterrows())]
-    records.append({"timestamp": "2026-05-01T10:10:00.000+00:00", "request_id": "e", "model_version": "2", "error": "boom"})
-    log_records(root, records)
-    # A file pyarrow cannot type (a number for a categorical feature) is read record by record.
-    odd = {**records[50], "request_id": "odd", "features": {**records[50]["features"], "island": 7}}
-    ArtifactStore().write_text(f"{root}/date=2026-05-01/hour=10/part-odd.jsonl", json.dumps(odd) + "\n")
-    since, until = monitoring.utc_iso("2026-05-01T09:30:00Z"), monitoring.utc_iso("2026-05-01T11:00:00")
-    fast = monitoring.read_prediction_frame(root, FEATURES, since, until)
-    slow = monitoring.prediction_frame(read_predictions(root, since, until), FEATURES)
-    key = ["timestamp", "request_id"]
-    pd.testing.assert_frame_equal(fast.sort_values(key).reset_index(drop=True), slow.sort_values(key).reset_index(drop=True))
-    expected = sum(1 for r in records if since <= r["timestamp"] < until and "error" not in r) + 1  # + odd
-    assert len(fast) == expected == 51 and "e" not in set(fast["request_id"])
-    assert fast.loc[fast["request_id"] == "odd", "island"].item() == "7"
-    assert fast["body_mass_g"].dtype == "float64" and fast["island"].dtype == object
-
-
-def test_times_are_put_in_the_logs_format():
-    assert monitoring.utc_iso("2026-03-01T10:00:00Z") == "2026-03-01T10:00:00.000+00:00"
-    assert monitoring.utc_iso("2026-03-01T12:00:00+02:00") == "2026-03-01T10:00:00.000+00:00"
-    assert monitoring.utc_iso("2026-03-01T10:00:00") == "2026-03-01T10:00:00.000+00:00"
-    assert monitoring.safe_name("2026-03-01T10:00:00+00:00") == "2026-03-01T10-00-00Z"
-    assert monitoring.safe_name("2026-03-01T10:00:00.250Z") == "2026-03-01T10-00-00.250Z"
-
-
-def figures(rows=100, drifted=(), labelled=0, accuracy=None) -> dict:
-    names = list(FEATURES)
-    return {"rows": rows, "features": {n: {"detected": n in drifted, "note": ""} for n in names},
-            "drifted_features": list(drifted), "drift_share": len(drifted) / len(names), "labelled": labelled, "accuracy": accuracy}
-
-
-@pytest.mark.parametrize(
-    "kwargs, overrides, status, drift, degradation",
-    [
-        ({}, {}, "ok", False, False),
-        ({}, {"rows": 29}, "no_traffic", False, False),
-        ({}, {"rows": 0, "drifted": ("sex", "island", "body_mass_g")}, "no_traffic", False, False),
-        ({}, {"drifted": ("sex", "island")}, "ok", False, False),  # 2/6 < 0.5
-        ({}, {"drifted": ("sex", "island", "bill_depth_mm")}, "alert", True, False),  # 3/6 >= 0.5
-        ({"must_not_drift": ["sex"]}, {"drifted": ("sex",)}, "alert", True, False),
-        ({"must_not_drift": ["sex"]}, {"drifted": ("island",)}, "ok", False, False),
-        ({"drift_share": 0.0}, {}, "ok", False, False),  # a share of 0 still needs a drifted feature
-        ({}, {"labelled": 20, "accuracy": 0.84}, "alert", False, True),
-        ({}, {"labelled": 20, "accuracy": 0.85}, "ok", False, False),
-        ({}, {"labelled": 19, "accuracy": 0.1}, "ok", False, False),
-        ({}, {"labelled": 50, "accuracy": 0.5, "drifted": ("sex", "island", "body_mass_g")}, "alert", True, True),
-    ],
-)
-def test_verdict_rules(kwargs, overrides, status, drift, degradation):
-    settings = {"drift_share": 0.5, "must_not_drift": [], "min_rows": 30, "min_accuracy": 0.85, "min_labels": 20, **kwargs}
-    result = monitoring.verdict(figures(**overrides), **settings)
-    assert (result["status"], result["drift"], result["degradation"]) == (status, drift, degradation), result["reasons"]
-    assert result["reasons"] and set(result) >= {"rows", "drift_share", "drifted_features", "accuracy", "labelled", "at"}
-
-
-def test_large_windows_are_sampled_down_to_the_reference_for_the_drift_tests(penguins_csv):
-    """Evidently's chi-square test treats the reference's proportions as exact: a window 20
-    times the reference drawn from the same population would be 'drifted' most of the time."""
-    data = pd.read_csv(penguins_csv)
-    reference = data.sample(240, random_state=1)
-    window = data.sample(5000, replace=True, random_state=2).assign(request_id="x", prediction="Adelie", model_version="1", timestamp="t")
-    _, found = monitoring.drift_report(reference, window, FEATURES)
-    assert found["tested_rows"] == 240 and found["reference_rows"] == 240
-    assert found["drifted_features"] == [], found["features"]
-    _, capped = monitoring.drift_report(reference, window, FEATURES, max_rows=100)
-    assert capped["tested_rows"] == 100 and capped["reference_rows"] == 240
-
-
-def test_a_feature_missing_from_every_prediction_counts_as_drifted(penguins_csv):
-    data = pd.read_csv(penguins_csv)
-    window = data.sample(100, random_state=3).assign(sex=None, request_id="x", prediction="Adelie", model_version="1", timestamp="t")
-    _, found = monitoring.drift_report(data, window, FEATURES)
-    assert found["features"]["sex"]["detected"] is True and found["features"]["sex"]["note"] == "no values in the window"
-    assert "sex" in found["drifted_features"]

@@ -1,10 +1,10 @@
-"""The prediction log: every answered row, appended in batches without blocking requests.
+"""Writing the prediction log: every answered row, appended in batches without blocking requests.
 
-Records go to a queue; a writer thread writes them as JSON lines, one new file per flush,
-under ``<root>/date=YYYY-MM-DD/hour=HH/part-<time>-<id>.jsonl`` (by each record's hour), so
-the same code writes local files and ``gs://`` objects (which cannot be appended to). A
-file is written whole (local: atomic rename), so a reader never sees half of one.
-``close()`` drains the queue: nothing accepted is lost on a clean shutdown.
+Records go to a queue; a writer thread writes them as JSON lines, one new file per flush, in the
+hour partition of each record (:mod:`.partitions`), so the same code writes local files and
+``gs://`` objects (which cannot be appended to). A file is written whole (local: atomic rename),
+so a reader never sees half of one. ``close()`` drains the queue: nothing accepted is lost on a
+clean shutdown.
 """
 
 from __future__ import annotations
@@ -21,15 +21,11 @@ from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import join_uri
+from airflow_mlops.runtime.predictions.partitions import partition
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-def partition(timestamp: str) -> str:
-    """``date=YYYY-MM-DD/hour=HH`` of an ISO timestamp (UTC)."""
-    return f"date={timestamp[:10]}/hour={timestamp[11:13]}"
 
 
 class PredictionLogger:
@@ -115,46 +111,3 @@ class PredictionLogger:
                     time.sleep(0.2 * 2**attempt)
             else:
                 self.failed_writes += len(lines)
-
-
-def read_predictions(
-    root: str, since: str | None = None, until: str | None = None, store: ArtifactStore | None = None
-) -> list[dict[str, Any]]:
-    """The records under ``root`` with ``since <= timestamp < until`` (ISO UTC strings; either
-    may be omitted). Only the hour partitions that can hold such records are read."""
-    store = store or ArtifactStore()
-    if not store.exists(root):
-        return []
-    low = partition(since) if since else None
-    high = partition(until) if until else None
-    out = []
-    for uri in store.list_files(root):
-        if not uri.endswith(".jsonl"):
-            continue
-        part = "/".join(uri.rsplit("/", 3)[1:3])
-        if (low and part < low) or (high and part > high):
-            continue
-        for line in store.read_text(uri).splitlines():
-            if line:
-                record = json.loads(line)
-                if (since is None or record["timestamp"] >= since) and (until is None or record["timestamp"] < until):
-                    out.append(record)
-    return out
-
-
-def read_feedback(root: str, store: ArtifactStore | None = None) -> dict[str, str]:
-    """Ground truth that arrived later: ``{request_id: label}`` from the CSV files
-    (``request_id,label`` with a header) under ``root``."""
-    import csv
-    import io
-
-    store = store or ArtifactStore()
-    if not store.exists(root):
-        return {}
-    labels: dict[str, str] = {}
-    for uri in store.list_files(root):
-        if uri.endswith(".csv"):
-            for row in csv.DictReader(io.StringIO(store.read_text(uri))):
-                if row.get("request_id") and row.get("label") not in (None, ""):
-                    labels[row["request_id"]] = row["label"]
-    return labels
