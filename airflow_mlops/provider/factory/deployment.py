@@ -7,7 +7,8 @@ from pathlib import Path
 from airflow.sdk import DAG, Param
 
 from airflow_mlops.contract.config import PipelineConfig
-from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults
+from airflow_mlops.contract.params import CanaryThresholds
+from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import CanaryAnalysisOperator, RollbackModelOperator
 
 PROMOTION_SCHEDULE = "@hourly"
@@ -38,12 +39,7 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
     ) as dag:
         CanaryAnalysisOperator(
             task_id="canary_analysis",
-            thresholds={
-                "max_error_rate_increase": canary.max_error_rate_increase,
-                "max_latency_ratio": canary.max_latency_ratio,
-                "max_accuracy_drop": canary.max_accuracy_drop,
-                "min_requests": canary.min_requests,
-            },
+            thresholds=CanaryThresholds(**options(canary, CanaryThresholds)),
             force="{{ params.force }}",
             **{**component_defaults(config), "cache": False},
         )

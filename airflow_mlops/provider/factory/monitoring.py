@@ -12,7 +12,8 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_mlops.provider.alerts import DEFAULT_ALERTS, AlertCallback
 from airflow_mlops.provider.assets import covered_by_request, new_examples_asset, retrain_asset
 from airflow_mlops.contract.config import PipelineConfig
-from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults
+from airflow_mlops.contract.params import IngestParams, MonitorOptions, MonitorParams
+from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import IngestDataOperator, MonitorOperator
 from airflow_mlops.contract.layout import landing_state_uri
 from airflow_mlops.provider.sensors import NewDataSensor
@@ -44,17 +45,13 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
     ) as dag:
         monitor = MonitorOperator(
             task_id="monitor",
-            features={f.name: f.type for f in config.features},
-            label=config.label,
             # The window ends when the run was due (a scheduled run) or triggered (a manual run,
             # which has no data interval in Airflow 3).
-            window_start="{{ (dag_run.run_after - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
-            window_end="{{ dag_run.run_after.isoformat() }}",
-            drift_share=monitoring.drift_share,
-            must_not_drift=monitoring.must_not_drift,
-            min_rows=monitoring.min_rows,
-            min_accuracy=monitoring.min_accuracy,
-            min_labels=monitoring.min_labels,
+            component_params=MonitorParams(
+                **options(monitoring, MonitorOptions), features=config.feature_types(), label=config.label,
+                window_start="{{ (dag_run.run_after - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
+                window_end="{{ dag_run.run_after.isoformat() }}",
+            ),
             **{**component_defaults(config), "cache": False},
         )
 
@@ -112,10 +109,9 @@ def data_arrival_dag(config: PipelineConfig | str | Path) -> DAG:
         )
         ingest = IngestDataOperator(
             task_id="ingest_batch",
+            component_params=IngestParams(**config.data.to_dict()),
             source="{{ ti.xcom_pull(task_ids='wait_for_new_data')['objects'] }}",
-            label=config.label,
-            split=config.split,
-            data_format=config.format,
+            include_feedback=False,
             **{**common, "cache": False},
         )
 

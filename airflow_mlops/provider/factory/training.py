@@ -14,7 +14,22 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_mlops.provider.assets import new_examples_asset, retrain_asset, run_reason
 
-from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config, pipeline_config_path
+from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config
+from airflow_mlops.contract.params import (
+    CanaryRollout,
+    DeployParams,
+    EvaluateOptions,
+    EvaluateParams,
+    IngestParams,
+    InfraValidateParams,
+    InfraValidationOptions,
+    TrainOptions,
+    TrainParams,
+    TransformParams,
+    ValidateOptions,
+    ValidateParams,
+)
+from airflow_mlops.contract.typed import Record
 from airflow_mlops.provider.operators import (
     DeployModelOperator,
     EvaluateModelOperator,
@@ -70,7 +85,8 @@ def component_defaults(config: PipelineConfig) -> dict:
         component_timeout=timeout,
         # Airflow's own limit is a backstop a little past the launcher's, which kills cleanly.
         execution_timeout=timedelta(seconds=timeout + 120),
-        registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.registry.model_name},
+        registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.model_name},
+        launcher=config.runtime.launcher,
     )
 
 
@@ -86,6 +102,11 @@ def dag_defaults(config: PipelineConfig) -> dict:
     )
 
 
+def options(section: Record, record: type[Record]) -> dict:
+    """The fields of ``record`` (a step's options) out of a config section made from it."""
+    return {name: getattr(section, name) for name in record.field_names()}
+
+
 def as_config(config: PipelineConfig | str | Path) -> PipelineConfig:
     return config if isinstance(config, PipelineConfig) else load_pipeline_config(config)
 
@@ -95,7 +116,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
     config = as_config(config)
     common = component_defaults(config)
     artifact_root, registry = common["artifact_root"], common["registry"]
-    features = {f.name: f.type for f in config.features}
+    features = config.feature_types()
     beam_args = list(config.validation.beam_pipeline_args)
     training = config.training
     with DAG(
@@ -130,11 +151,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
 
         ingest = IngestDataOperator(
             task_id="ingest",
-            source=config.source_uris,
-            label=config.label,
-            split=config.split,
-            data_format=config.format,
-            include_feedback=config.include_feedback,
+            component_params=IngestParams(**{**config.data.to_dict(), "source": config.source_uris}),
             doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
             **common,
         )
@@ -142,15 +159,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         validate = ValidateDataOperator(
             task_id="validate",
             examples=ingest.artifact("examples"),
-            features=features,
-            label=config.label,
-            schema_uri=config.schema_uri,
-            max_missing_fraction=config.validation.max_missing_fraction,
-            drift={
-                "jensen_shannon": config.validation.jensen_shannon,
-                "l_infinity": config.validation.l_infinity,
-                "on_drift": config.validation.on_drift,
-            },
+            component_params=ValidateParams(
+                **options(config.validation, ValidateOptions), features=features, label=config.label, schema_uri=config.schema_uri
+            ),
             beam_pipeline_args=beam_args,
             doc_md="TFDV statistics on Beam; anomalies against the curated schema fail the run; "
             "drift against the champion's training data warns or fails.",
@@ -160,8 +171,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="transform",
             examples=ingest.artifact("examples"),
             schema=validate.artifact("schema"),
-            features=features,
-            label=config.label,
+            component_params=TransformParams(features=features, label=config.label),
             beam_pipeline_args=beam_args,
             doc_md="Vocabularies and mean/variance over the training split (full pass on Beam).",
             **common,
@@ -170,12 +180,10 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="train",
             examples=ingest.artifact("examples"),
             transform=transform.artifact("transform"),
-            label=config.label,
-            hidden_units=training.hidden_units,
+            component_params=TrainParams(**options(training, TrainOptions), label=config.label),
+            # the trigger form's values
             learning_rate="{{ params.learning_rate }}",
             epochs="{{ params.epochs }}",
-            batch_size=training.batch_size,
-            seed=training.seed,
             pool=GPU_POOL,
             pool_slots=max(1, training.gpus),
             doc_md="Keras training with the transform as the model's first layers; resumes from its "
@@ -186,12 +194,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="evaluate",
             examples=ingest.artifact("examples"),
             model=train.artifact("model"),
-            label=config.label,
-            slices=config.evaluation.slices,
-            thresholds={
-                "min_accuracy": config.evaluation.min_accuracy,
-                "max_accuracy_drop": config.evaluation.max_accuracy_drop,
-            },
+            component_params=EvaluateParams(**options(config.evaluation, EvaluateOptions), label=config.label),
             doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
             **common,
         )
@@ -215,9 +218,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="infra_validate",
             model_version=register.artifact("model_version"),
             examples=ingest.artifact("examples"),
-            features=features,
-            sample_rows=deployment.infra_sample_rows,
-            max_latency_ms=deployment.infra_max_latency_ms,
+            component_params=InfraValidateParams(**options(deployment.infra_validation, InfraValidationOptions), features=features),
             doc_md="The candidate answers test rows in a real prediction server (schema, latency) before any rollout.",
             **common,
         )
@@ -225,11 +226,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="deploy",
             model_version=register.artifact("model_version"),
             infra_blessing=infra.artifact("infra_blessing"),
-            action="canary",
-            weight=deployment.canary.weight,
-            window_minutes=deployment.canary.window_minutes,
+            component_params=DeployParams(action="canary", **options(deployment.canary, CanaryRollout)),
             target=deployment.target,
-            target_settings=getattr(deployment, deployment.target) if deployment.target != "local" else {},
+            target_settings=deployment.target_settings,
             doc_md=f"Canary: the challenger answers {deployment.canary.weight:.0%} of requests; "
             f"`{config.name}_promotion` decides after {deployment.canary.window_minutes} min. The first model "
             "becomes champion at once.",
@@ -247,5 +246,5 @@ def _doc(config: PipelineConfig, artifact_root: str, tracking_uri: str) -> str:
         f"Source: `{config.source_uris}`  \n"
         f"Label: `{config.label}`; features: {features}  \n"
         f"Artifacts: `{artifact_root}/{config.name}/`  \n"
-        f"Registry: `{tracking_uri}`, model `{config.registry.model_name}`\n"
+        f"Registry: `{tracking_uri}`, model `{config.model_name}`\n"
     )

@@ -1,8 +1,40 @@
-"""Launchers start ``python -m airflow_mlops.runtime.components <component> --spec <uri>`` somewhere."""
+"""Launchers start ``python -m airflow_mlops.runtime.components <component> --spec <uri>`` somewhere.
+
+``runtime.launcher`` in the pipeline YAML names one of :data:`LAUNCHERS`.
+"""
 
 from __future__ import annotations
 
-from airflow_mlops.provider.launchers.base import LaunchOutcome, component_command
+from typing import Any
+
+from airflow_mlops.contract.config.model import LAUNCHERS as DECLARED_LAUNCHERS
+from airflow_mlops.provider.launchers.base import Launcher, LaunchOutcome, LaunchRequest, component_command
+from airflow_mlops.provider.launchers.invocation import InvocationResult, read_invocation
 from airflow_mlops.provider.launchers.local import LocalLauncher, resolve_runtime_python
 
-__all__ = ["LaunchOutcome", "LocalLauncher", "component_command", "resolve_runtime_python"]
+#: ``runtime.launcher`` value -> implementation
+LAUNCHERS: dict[str, type[Launcher]] = {LocalLauncher.name: LocalLauncher}
+assert set(LAUNCHERS) == set(DECLARED_LAUNCHERS), "the config's launcher names and the implementations differ"
+
+
+def launcher_for(name: str, **options: Any) -> Launcher:
+    """An instance of the launcher ``name`` (see :data:`LAUNCHERS`)."""
+    try:
+        cls = LAUNCHERS[name]
+    except KeyError:
+        raise ValueError(f"unknown launcher {name!r}: one of {', '.join(sorted(LAUNCHERS))}") from None
+    return cls(**options)
+
+
+__all__ = [
+    "InvocationResult",
+    "LAUNCHERS",
+    "LaunchOutcome",
+    "LaunchRequest",
+    "Launcher",
+    "LocalLauncher",
+    "component_command",
+    "launcher_for",
+    "read_invocation",
+    "resolve_runtime_python",
+]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from airflow_mlops.provider.launchers.base import LaunchOutcome, component_command
+from airflow_mlops.provider.launchers.base import Launcher, LaunchOutcome, LaunchRequest, component_command
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def _airflow_conf(option: str) -> str | None:
     return conf.get("mlops", option, fallback=None) or None
 
 
-class LocalLauncher:
-    """Run a component as a subprocess.
+class LocalLauncher(Launcher):
+    """Run a component as a subprocess of the task, with the runtime environment's interpreter.
 
     :param python: the runtime environment's interpreter.
     :param timeout: seconds after which the process group is killed (``None``: no limit).
@@ -75,16 +75,19 @@ class LocalLauncher:
         self.env = dict(env or {})
         self.kill_grace = kill_grace
         self._proc: subprocess.Popen | None = None
+        self._timer: threading.Timer | None = None
         self._timed_out = False
+        self._start = 0.0
 
-    def run(self, component: str, spec_uri: str, on_line: Callable[[str], None]) -> LaunchOutcome:
-        """Start the component and stream its output to ``on_line`` until it exits."""
-        command = component_command(self.python, component, spec_uri)
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+    name = "local"
+
+    def start(self, request: LaunchRequest) -> None:
+        command = component_command(self.python, request.component, request.spec_uri)
+        env = {**os.environ, **self.env, **request.env, "PYTHONUNBUFFERED": "1"}
         log.info("launching %s", " ".join(command))
-        start = time.monotonic()
+        self._start = time.monotonic()
         self._timed_out = False
-        self._proc = proc = subprocess.Popen(
+        self._proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -95,12 +98,16 @@ class LocalLauncher:
             errors="replace",
             bufsize=1,
         )
-        timer = threading.Timer(self.timeout, self._on_timeout) if self.timeout else None
-        if timer:
-            timer.daemon = True
-            timer.start()
+        timeout = request.timeout if request.timeout is not None else self.timeout
+        self._timer = threading.Timer(timeout, self._on_timeout) if timeout else None
+        if self._timer:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def wait(self, on_line: Callable[[str], None]) -> LaunchOutcome:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None, "start() first"
         try:
-            assert proc.stdout is not None
             for line in proc.stdout:
                 on_line(line.rstrip("\n"))
             returncode = proc.wait()
@@ -110,10 +117,13 @@ class LocalLauncher:
             self.kill()
             raise
         finally:
-            if timer:
-                timer.cancel()
+            if self._timer:
+                self._timer.cancel()
         self._reap_group(proc.pid)
-        return LaunchOutcome(returncode, self._timed_out, round(time.monotonic() - start, 3))
+        return LaunchOutcome(returncode, self._timed_out, round(time.monotonic() - self._start, 3))
+
+    def cancel(self) -> None:
+        self.kill()
 
     def _on_timeout(self) -> None:
         self._timed_out = True

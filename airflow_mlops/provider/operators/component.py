@@ -6,25 +6,23 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_mlops.artifacts.store import ArtifactStore
-from airflow_mlops.contract import (
-    ERROR_FILE,
-    RESULT_FILE,
-    SPEC_FILE,
-    ArtifactRef,
-    ComponentSpec,
-    ErrorReport,
-    ExecutionRecord,
-    RunInfo,
-    invocation_dir,
-    join_uri,
+from airflow_mlops.contract import SPEC_FILE, ArtifactRef, ComponentSpec, RunInfo, invocation_dir, join_uri
+from airflow_mlops.contract.components import ComponentInterface
+from airflow_mlops.contract.typed import Record, RecordError
+from airflow_mlops.provider.launchers import (
+    InvocationResult,
+    Launcher,
+    LaunchRequest,
+    launcher_for,
+    read_invocation,
+    resolve_runtime_python,
 )
-from airflow_mlops.provider.launchers import LaunchOutcome, LocalLauncher, resolve_runtime_python
 
 #: How the component process ended (exit code, wall time), next to its spec: for debugging and benchmarks.
 LAUNCH_FILE = "launch.json"
@@ -90,16 +88,27 @@ class ComponentOperator(BaseOperator):
     task with its message and no retry; a crash, a timeout or an infrastructure error fails it
     with retries.
 
-    :param component: component name, e.g. ``ingest``.
+    Subclasses name a built-in component's :class:`ComponentInterface` (``interface``): then the
+    component's parameters may be given as keyword arguments named like the fields of its
+    parameter record (``epochs=...``) or as the record itself (``component_params=TrainParams(...)``),
+    and its inputs as keyword arguments named like the inputs (``examples=ingest.artifact("examples")``).
+    After templates are rendered the parameters are checked against the record; a wrong type
+    fails the task with the field's name and no retry.
+
+    :param component: component name, e.g. ``ingest`` (default: the interface's).
     :param pipeline: pipeline name (first path segment under the artifact root).
     :param artifact_root: fsspec URI of the artifact root (templated).
-    :param component_params: the component's parameters (templated); part of the fingerprint.
+    :param component_params: the component's parameters, a record or a mapping (templated); part
+        of the fingerprint.
     :param component_settings: how to run rather than what to compute, e.g. the registry URI or
         Beam options (templated); not part of the fingerprint.
     :param inputs: input artifacts by name, from upstream component tasks; those tasks become
         upstream of this one.
     :param cache: reuse a succeeded execution with the same fingerprint (templated, e.g.
         ``"{{ params.cache }}"``).
+    :param beam_pipeline_args: Beam options for steps that run Beam (``--runner=DataflowRunner ...``);
+        a setting, not part of the fingerprint.
+    :param launcher: ``runtime.launcher``: which launcher starts the component (``local``).
     :param runtime_python: the runtime interpreter for the local launcher; default from
         ``$MLOPS_RUNTIME_PYTHON``, ``[mlops] runtime_python`` or ``<project_root>/.venv-runtime``.
     :param project_root: the project directory, to find the default runtime environment.
@@ -114,17 +123,21 @@ class ComponentOperator(BaseOperator):
     template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")
     template_fields_renderers = {"component_params": "json", "component_settings": "json"}
     ui_color = "#d8e8f8"
+    #: the built-in component this operator runs (``None``: any component, untyped parameters)
+    interface: ClassVar[ComponentInterface | None] = None
 
     def __init__(
         self,
         *,
-        component: str,
         pipeline: str,
         artifact_root: str,
-        component_params: dict[str, Any] | None = None,
+        component: str | None = None,
+        component_params: Record | Mapping[str, Any] | None = None,
         component_settings: dict[str, Any] | None = None,
         inputs: Mapping[str, ComponentOutput] | None = None,
         cache: bool | str = True,
+        launcher: str = "local",
+        beam_pipeline_args: Sequence[str] | None = None,
         runtime_python: str | None = None,
         project_root: str | None = None,
         component_timeout: float | None = None,
@@ -133,16 +146,30 @@ class ComponentOperator(BaseOperator):
         mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
+        params = component_params.to_dict() if isinstance(component_params, Record) else dict(component_params or {})
+        inputs = dict(inputs or {})
+        if self.interface is not None:
+            fields = set(self.interface.params.field_names())
+            for name in [k for k in kwargs if k in fields]:
+                value = kwargs.pop(name)
+                params[name] = value.to_dict() if isinstance(value, Record) else value
+            for name in [k for k in kwargs if k in self.interface.inputs]:
+                inputs[name] = kwargs.pop(name)
+            component = component or self.interface.name
+        if not component:
+            raise ValueError("component is required for an operator without an interface")
         super().__init__(**kwargs)
         self.component = component
         self.pipeline = pipeline
         self.artifact_root = artifact_root
-        self.component_params = component_params or {}
+        self.component_params = params
         self.component_settings = dict(component_settings or {})
+        if beam_pipeline_args:
+            self.component_settings["beam_pipeline_args"] = list(beam_pipeline_args)
         if registry is not None:
             self.component_settings["registry"] = dict(registry)
         self.mlflow_conn_id = mlflow_conn_id
-        self.inputs = dict(inputs or {})
+        self.inputs = inputs
         for source in self.inputs.values():
             if source.operator is not None:
                 self.set_upstream(source.operator)
@@ -151,7 +178,8 @@ class ComponentOperator(BaseOperator):
         self.project_root = project_root
         self.component_timeout = component_timeout
         self.component_env = dict(component_env or {})
-        self._launcher: LocalLauncher | None = None
+        self.launcher = launcher
+        self._launcher: Launcher | None = None
 
     def artifact(self, name: str) -> ComponentOutput:
         """Reference to this task's output ``name``, to pass as another component's input."""
@@ -173,7 +201,7 @@ class ComponentOperator(BaseOperator):
                 self.pipeline,
                 "/".join(safe_segment(s) for s in (ti.dag_id, ti.run_id, ti.task_id, f"try-{ti.try_number}")),
             ),
-            params=self.component_params,
+            params=self.checked_params(),
             settings=self.settings(context),
             inputs=inputs,
             cache=_as_bool(self.cache),
@@ -191,13 +219,32 @@ class ComponentOperator(BaseOperator):
         store.write_text(spec_uri, spec.to_json())
         self.log.info("component %s, spec %s, cache %s", self.component, spec_uri, "on" if spec.cache else "off")
 
-        self._launcher = LocalLauncher(
-            python=resolve_runtime_python(self.runtime_python, self.project_root),
-            timeout=self.component_timeout,
-            env=self.component_env,
+        self._launcher = self.make_launcher()
+        outcome = self._launcher.run(
+            LaunchRequest(self.component, spec_uri, self.component_timeout, self.component_env), self._log_component_line
         )
-        outcome = self._launcher.run(self.component, spec_uri, on_line=self._log_component_line)
-        return self._result(store, spec, outcome)
+        store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
+        return self._result(spec, read_invocation(store, spec.invocation_uri, outcome))
+
+    def make_launcher(self) -> Launcher:
+        """The launcher ``runtime.launcher`` names, set up for this task."""
+        if self.launcher == "local":
+            return launcher_for("local", python=resolve_runtime_python(self.runtime_python, self.project_root))
+        return launcher_for(self.launcher)
+
+    def checked_params(self) -> dict[str, Any]:
+        """The rendered parameters checked against the component's record, with their types
+        (``"30"`` rendered from ``{{ params.epochs }}`` becomes ``30``) and defaults filled in:
+        the spec and the execution record say exactly what ran."""
+        if self.interface is None:
+            return dict(self.component_params)
+        try:
+            record = self.interface.params.from_dict(self.component_params, coerce=True)
+        except RecordError as exc:
+            raise AirflowFailException(
+                f"{self.task_id}: invalid parameters for {self.component}:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+            ) from None
+        return record.to_dict()
 
     def check_inputs(self, inputs: dict[str, ArtifactRef]) -> None:
         """Hook: refuse or skip before launching (e.g. a model that is not blessed)."""
@@ -224,11 +271,9 @@ class ComponentOperator(BaseOperator):
             inputs[name] = ArtifactRef.from_dict(result["outputs"][source.name])
         return inputs
 
-    def _result(self, store: ArtifactStore, spec: ComponentSpec, outcome: LaunchOutcome) -> dict[str, Any]:
-        store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
-        error_uri = join_uri(spec.invocation_uri, ERROR_FILE)
-        if outcome.returncode != 0 and store.exists(error_uri):
-            report = ErrorReport.from_dict(store.read_json(error_uri))
+    def _result(self, spec: ComponentSpec, result: InvocationResult) -> dict[str, Any]:
+        outcome, report = result.outcome, result.error
+        if report is not None:
             message = f"{report.component} failed ({report.kind.value} error): {report.message}"
             if report.kind.retryable:
                 raise AirflowException(message)
@@ -237,12 +282,12 @@ class ComponentOperator(BaseOperator):
             raise AirflowException(
                 f"{self.component} ran longer than its timeout of {self.component_timeout} s and was killed"
             )
-        if outcome.returncode != 0:
+        if result.record is None:
             raise AirflowException(
                 f"{self.component} crashed with exit code {outcome.returncode} and left no error report; "
                 "see its output above"
             )
-        record = ExecutionRecord.from_json(store.read_text(join_uri(spec.invocation_uri, RESULT_FILE)))
+        record = result.record
         if record.cache_hit:
             self.log.info(
                 "%s: cache hit, reused execution %s from %s (%s)",
@@ -269,4 +314,4 @@ class ComponentOperator(BaseOperator):
 
     def on_kill(self) -> None:
         if self._launcher is not None:
-            self._launcher.kill()
+            self._launcher.cancel()

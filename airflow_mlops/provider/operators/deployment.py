@@ -7,9 +7,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.provider.operators.component import ComponentOperator, ComponentOutput
+from airflow_mlops.contract.config.model import DEPLOY_TARGETS
+from airflow_mlops.contract.components import CANARY_ANALYSIS, DEPLOY, INFRA_VALIDATE, ROLLBACK
+from airflow_mlops.contract.params import CanaryThresholds
+from airflow_mlops.provider.operators.component import ComponentOperator
 
-TARGETS = ("local", "vertex", "cloud_run")
 
 
 class InfraValidateOperator(ComponentOperator):
@@ -17,31 +19,12 @@ class InfraValidateOperator(ComponentOperator):
     test split with the expected schema within ``max_latency_ms`` (p95). Failure fails the task
     without retries and with the reason; nothing is rolled out.
 
-    :param model_version: the ``model_version`` output of the register task.
-    :param examples: the ``examples`` output of the ingest task (its test split is sent).
-    :param features: ``{name: "numeric" | "categorical"}``.
-    :param sample_rows: how many test rows to send.
-    :param max_latency_ms: p95 latency bound.
+    Inputs ``model_version`` (register) and ``examples`` (ingest; its test split is sent).
+    Parameters: the fields of :class:`~airflow_mlops.contract.params.InfraValidateParams`.
     """
 
+    interface = INFRA_VALIDATE
     ui_color = "#fdebd0"
-
-    def __init__(
-        self,
-        *,
-        model_version: ComponentOutput,
-        examples: ComponentOutput,
-        features: Mapping[str, str],
-        sample_rows: int = 20,
-        max_latency_ms: float = 1000.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            component="infra_validate",
-            inputs={"model_version": model_version, "examples": examples},
-            component_params={"features": dict(features), "sample_rows": sample_rows, "max_latency_ms": max_latency_ms},
-            **kwargs,
-        )
 
 
 class DeployModelOperator(ComponentOperator):
@@ -52,8 +35,10 @@ class DeployModelOperator(ComponentOperator):
     follows them). With ``target`` ``vertex`` or ``cloud_run`` the same decision is then applied
     to the Vertex AI endpoint (``traffic_split``) or the Cloud Run service (revision traffic).
 
-    :param model_version: the ``model_version`` output of the register task.
-    :param infra_blessing: the ``infra_blessing`` output of the infra-validation task.
+    Inputs ``model_version`` (register) and ``infra_blessing`` (infra_validate). Parameters: the
+    fields of :class:`~airflow_mlops.contract.params.DeployParams` (``action``, ``weight``,
+    ``window_minutes``).
+
     :param target: ``local``, ``vertex`` or ``cloud_run``.
     :param target_settings: the target's settings (``deployment.vertex`` / ``deployment.cloud_run``).
     :param gcp_conn_id: the Google Cloud connection for remote targets.
@@ -62,27 +47,19 @@ class DeployModelOperator(ComponentOperator):
     template_fields = (*ComponentOperator.template_fields, "target_settings")
     ui_color = "#fdebd0"
 
+    interface = DEPLOY
+
     def __init__(
         self,
         *,
-        model_version: ComponentOutput,
-        infra_blessing: ComponentOutput,
-        action: str = "canary",
-        weight: float = 0.1,
-        window_minutes: int = 60,
         target: str = "local",
         target_settings: Mapping[str, Any] | None = None,
         gcp_conn_id: str = "google_cloud_default",
         **kwargs: Any,
     ) -> None:
-        if target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)} (got {target!r})")
-        super().__init__(
-            component="deploy",
-            inputs={"model_version": model_version, "infra_blessing": infra_blessing},
-            component_params={"action": action, "weight": weight, "window_minutes": window_minutes},
-            **kwargs,
-        )
+        if target not in DEPLOY_TARGETS:
+            raise ValueError(f"target must be one of {', '.join(DEPLOY_TARGETS)} (got {target!r})")
+        super().__init__(**kwargs)
         self.target = target
         self.target_settings = dict(target_settings or {})
         self.gcp_conn_id = gcp_conn_id
@@ -101,7 +78,7 @@ class DeployModelOperator(ComponentOperator):
             return {"action": "none"}
         version_ref = self._resolve_inputs(context)["model_version"].properties
         version, name = str(decision["version"]), version_ref["name"]
-        weight = float(self.component_params["weight"])
+        weight = float(self.checked_params()["weight"])
         if self.target == "vertex":
             from airflow_mlops.provider.deploy.vertex import vertex_rollout
 
@@ -118,13 +95,11 @@ class RollbackModelOperator(ComponentOperator):
     """``champion`` back to the version before it (a running canary ends too); the prediction
     server follows within a poll.
 
-    :param reason: recorded with the decision (templated through ``component_params``).
+    Parameters: the fields of :class:`~airflow_mlops.contract.params.RollbackParams` (``reason``).
     """
 
+    interface = ROLLBACK
     ui_color = "#fadbd8"
-
-    def __init__(self, *, reason: str = "rollback requested", **kwargs: Any) -> None:
-        super().__init__(component="rollback", component_params={"reason": reason}, **kwargs)
 
 
 class CanaryAnalysisOperator(ComponentOperator):
@@ -132,21 +107,22 @@ class CanaryAnalysisOperator(ComponentOperator):
     p95 latency, accuracy on labelled predictions) and promote or reject the challenger. No
     canary, or a window still open: the task is skipped with the reason.
 
-    :param thresholds: ``max_error_rate_increase``, ``max_latency_ratio``, ``max_accuracy_drop``,
-        ``min_requests``, ``min_labels``.
-    :param force: decide now, even before the window ends (templated, e.g. ``"{{ params.force }}"``).
+    Parameters: the fields of :class:`~airflow_mlops.contract.params.CanaryAnalysisParams`
+    (``force``: decide now, templated, e.g. ``"{{ params.force }}"``).
+
+    :param thresholds: the thresholds as one record or mapping
+        (:class:`~airflow_mlops.contract.params.CanaryThresholds`).
     """
 
+    interface = CANARY_ANALYSIS
     ui_color = "#fdebd0"
 
-    def __init__(self, *, thresholds: Mapping[str, Any], force: bool | str = False, **kwargs: Any) -> None:
-        super().__init__(
-            component="canary_analysis", component_params={**thresholds, "force": force}, **kwargs
-        )
+    def __init__(self, *, thresholds: CanaryThresholds | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        given = thresholds.to_dict() if isinstance(thresholds, CanaryThresholds) else dict(thresholds or {})
+        super().__init__(**{**given, **kwargs})
 
     def execute(self, context) -> dict[str, Any]:
-        force = self.component_params.get("force")
-        self.component_params["force"] = str(force).lower() in ("1", "true", "yes") if isinstance(force, str) else bool(force)
+        self.component_params = self.checked_params()  # a rendered "{{ params.force }}" is a bool from here on
         result = super().execute(context)
         report = result["outputs"]["canary_report"]["properties"]
         if report["decision"] in ("none", "wait"):

@@ -7,6 +7,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.contract import ArtifactRef
+from airflow_mlops.contract.components import REGISTER
 from airflow_mlops.provider.operators.component import ComponentOperator, ComponentOutput
 
 
@@ -15,18 +16,17 @@ class RegisterModelOperator(ComponentOperator):
     output ``model_version``. A model that is not blessed is skipped (and so is everything
     downstream), with the evaluation's reasons in the log: the run still succeeds.
 
-    :param model: the ``model`` output of the train task.
-    :param blessing: the ``blessing`` output of the evaluate task.
-    :param lineage: other artifacts to record on the version (``examples``, ``statistics``,
-        ``schema``, ``transform``, ``evaluation``).
+    Inputs: ``model`` (train), ``blessing`` (evaluate) and the artifacts recorded as lineage.
+
+    :param lineage: those other inputs by name (``examples``, ``statistics``, ``schema``,
+        ``transform``, ``evaluation``).
     """
 
+    interface = REGISTER
     ui_color = "#d5f5f0"
 
-    def __init__(
-        self, *, model: ComponentOutput, blessing: ComponentOutput, lineage: dict[str, ComponentOutput], **kwargs: Any
-    ) -> None:
-        super().__init__(component="register", inputs={"model": model, "blessing": blessing, **lineage}, **kwargs)
+    def __init__(self, *, lineage: dict[str, ComponentOutput] | None = None, **kwargs: Any) -> None:
+        super().__init__(inputs={**(lineage or {}), **kwargs.pop("inputs", {})}, **kwargs)
 
     def check_inputs(self, inputs: dict[str, ArtifactRef]) -> None:
         blessing = inputs["blessing"].properties

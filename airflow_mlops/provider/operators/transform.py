@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from airflow_mlops.provider.operators.component import ComponentOperator, ComponentOutput
+from airflow_mlops.contract.components import TRANSFORM
+from airflow_mlops.provider.operators.component import ComponentOperator
 
 
 class TransformOperator(ComponentOperator):
     """Vocabularies and mean/variance over the training split; output ``transform``, which the
     trainer turns into the model's own preprocessing layers.
 
-    :param examples: the ``examples`` output of the ingest task.
-    :param schema: the ``schema`` output of the validate task.
-    :param features: feature name -> ``numeric`` | ``categorical``.
-    :param label: the label column.
-    :param beam_pipeline_args: Beam options.
+    Inputs ``examples`` (ingest) and ``schema`` (validate). Parameters: the fields of
+    :class:`~airflow_mlops.contract.params.TransformParams`.
+
+    ``beam_pipeline_args`` choose where Beam runs.
     """
 
+    interface = TRANSFORM
     ui_color = "#e3f2e1"
-
-    def __init__(
-        self,
-        *,
-        examples: ComponentOutput,
-        schema: ComponentOutput,
-        features: Mapping[str, str],
-        label: str,
-        beam_pipeline_args: Sequence[str] = ("--runner=DirectRunner",),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            component="transform",
-            inputs={"examples": examples, "schema": schema},
-            component_params={"features": dict(features), "label": label},
-            component_settings={"beam_pipeline_args": list(beam_pipeline_args)},
-            **kwargs,
-        )

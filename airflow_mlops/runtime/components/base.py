@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_mlops.contract import ComponentSpec, join_uri
+from airflow_mlops.contract.components import ComponentInterface
+from airflow_mlops.contract.typed import Record
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,8 @@ class ExecutionContext:
     output_dir: str
     scratch_dir: str
     log: logging.Logger
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.spec.params
+    #: the spec's parameters as the component's typed record (a plain dict for untyped components)
+    params: Any = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -67,6 +67,8 @@ class Component:
         the cache notices when it changes.
     :param cacheable: ``False`` for steps whose effect is outside the artifact store (registry
         updates): they always run, and must be idempotent.
+    :param params: the parameter record the spec's params are read into (checked before the
+        component runs); ``None``: a plain dict, unchecked (a project's own component may do so).
     """
 
     name: str
@@ -75,6 +77,26 @@ class Component:
     inputs: Mapping[str, str] = field(default_factory=dict)
     external_fingerprint: Callable[[ComponentSpec], str] | None = None
     cacheable: bool = True
+    params: type[Record] | None = None
+
+    @classmethod
+    def implementing(
+        cls,
+        interface: ComponentInterface,
+        run: Callable[[ExecutionContext], ComponentResult],
+        external_fingerprint: Callable[[ComponentSpec], str] | None = None,
+    ) -> Component:
+        """The runtime side of a built-in component: name, parameters, inputs and outputs come
+        from its interface in the contract."""
+        return cls(
+            name=interface.name,
+            run=run,
+            outputs=interface.outputs,
+            inputs=interface.inputs,
+            external_fingerprint=external_fingerprint,
+            cacheable=interface.cacheable,
+            params=interface.params,
+        )
 
     @property
     def code_version(self) -> str:

@@ -24,26 +24,28 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import CANARY_ANALYSIS
+from airflow_mlops.contract.params import CanaryAnalysisParams, CanaryThresholds
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 
 
-def judge(champion: dict[str, Any], challenger: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+def judge(champion: dict[str, Any], challenger: dict[str, Any], params: CanaryThresholds) -> list[dict[str, Any]]:
     """The checks of the challenger against the champion, each with whether it passed and why."""
     checks = []
     increase = challenger["error_rate"] - champion["error_rate"]
-    limit = float(params.get("max_error_rate_increase", 0.01))
+    limit = params.max_error_rate_increase
     checks.append({"check": "error_rate", "passed": increase <= limit,
                    "reason": f"challenger {challenger['error_rate']:.2%} vs champion {champion['error_rate']:.2%} (at most +{limit:.2%})"})
     if challenger["latency_p95_ms"] is not None and champion["latency_p95_ms"]:
         ratio = challenger["latency_p95_ms"] / champion["latency_p95_ms"]
-        limit = float(params.get("max_latency_ratio", 2.0))
+        limit = params.max_latency_ratio
         checks.append({"check": "latency_p95", "passed": ratio <= limit,
                        "reason": f"challenger {challenger['latency_p95_ms']:.1f} ms vs champion {champion['latency_p95_ms']:.1f} ms ({ratio:.2f}x, at most {limit:.2f}x)"})
-    min_labels = int(params.get("min_labels", 10))
+    min_labels = params.min_labels
     if challenger["labelled"] >= min_labels and champion["labelled"] >= min_labels:
         drop = champion["accuracy"] - challenger["accuracy"]
-        limit = float(params.get("max_accuracy_drop", 0.02))
+        limit = params.max_accuracy_drop
         checks.append({"check": "accuracy", "passed": drop <= limit,
                        "reason": f"challenger {challenger['accuracy']:.2%} vs champion {champion['accuracy']:.2%} on labelled rows (at most -{limit:.2%})"})
     else:
@@ -71,7 +73,7 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     from airflow_mlops.runtime.predictions.feedback import read_feedback
     from airflow_mlops.runtime.predictions.reader import read_prediction_frame
 
-    params = ctx.params
+    params: CanaryAnalysisParams = ctx.params
     record = rollout.record()
     canary = record.canary
     if canary is None:
@@ -79,7 +81,7 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     started = datetime.fromisoformat(canary.started_at)
     ends = started + timedelta(minutes=canary.window_minutes)
     window = f"canary of version {canary.version} since {canary.started_at} (window ends {ends.isoformat(timespec='seconds')})"
-    if now < ends and not params.get("force"):
+    if now < ends and not params.force:
         return {"decision": "wait", "reason": f"the canary window ends at {ends.isoformat(timespec='seconds')}", "window": window}
     root = ctx.spec.artifact_root
     predictions = read_prediction_frame(predictions_uri(root, ctx.spec.pipeline), {}, since=canary.started_at,
@@ -91,10 +93,10 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     }
     ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
     ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])
-    min_requests = int(params.get("min_requests", 50))
+    min_requests = params.min_requests
     served = figures["challenger"]["predictions"] + figures["challenger"]["errors"]
     base = {"window": window, "figures": figures, "champion": record.champion, "challenger": canary.version}
-    if served < min_requests and not params.get("force"):
+    if served < min_requests and not params.force:
         return {**base, "decision": "wait", "reason": f"only {served} challenger predictions so far (need {min_requests})"}
     if served == 0:
         result = rollout.reject_canary("the challenger answered no requests during its canary", figures)
@@ -128,4 +130,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(name="canary_analysis", run=run, outputs={"canary_report": "CanaryReport"}, cacheable=False)
+COMPONENT = Component.implementing(CANARY_ANALYSIS, run)

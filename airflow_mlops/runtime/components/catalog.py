@@ -10,20 +10,9 @@ import importlib
 
 from airflow_mlops.runtime.components.base import Component
 from airflow_mlops.contract import ComponentError, ErrorKind
+from airflow_mlops.contract.components import BUILT_IN
 
-COMPONENT_MODULES: dict[str, str] = {
-    "ingest": "airflow_mlops.runtime.components.ingest",
-    "validate": "airflow_mlops.runtime.components.validate",
-    "transform": "airflow_mlops.runtime.components.transform",
-    "train": "airflow_mlops.runtime.components.train",
-    "evaluate": "airflow_mlops.runtime.components.evaluate",
-    "register": "airflow_mlops.runtime.components.register",
-    "infra_validate": "airflow_mlops.runtime.components.infra_validate",
-    "deploy": "airflow_mlops.runtime.components.deploy",
-    "rollback": "airflow_mlops.runtime.components.rollback",
-    "canary_analysis": "airflow_mlops.runtime.components.canary_analysis",
-    "monitor": "airflow_mlops.runtime.components.monitor",
-}
+COMPONENT_MODULES: dict[str, str] = {name: f"airflow_mlops.runtime.components.{name}" for name in BUILT_IN}
 
 
 def load_component(name: str) -> Component:

@@ -13,20 +13,19 @@ Inputs: ``model_version`` (ModelVersion) and its ``infra_blessing`` (InfraBlessi
 from __future__ import annotations
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import DEPLOY
+from airflow_mlops.contract.params import DeployParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
-ACTIONS = ("canary", "promote")
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.ml.model_registry import Registry
     from airflow_mlops.runtime.serving.rollout import Rollout, RolloutError
 
-    params = ctx.params
-    action = params.get("action", "canary")
-    if action not in ACTIONS:
-        raise ComponentError(ErrorKind.CONFIG, f"deploy: action must be one of {', '.join(ACTIONS)} (got {action!r})")
+    params: DeployParams = ctx.params
+    action = params.action
     by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "deploy"
     rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
     try:
@@ -35,9 +34,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         if not blessing.get("blessed") or str(blessing.get("version")) != version:
             raise ComponentError(ErrorKind.CONFIG, f"deploy: version {version} has not passed infra validation")
         if action == "canary":
-            result = rollout.start_canary(version, float(params.get("weight", 0.1)), int(params.get("window_minutes", 60)))
+            result = rollout.start_canary(version, params.weight, params.window_minutes)
         else:
-            result = rollout.promote(version, params.get("reason") or "promoted directly")
+            result = rollout.promote(version, params.reason or "promoted directly")
     except RolloutError as exc:
         raise ComponentError(ErrorKind.CONFIG, f"deploy: {exc}") from None
     ctx.log.info("%s: version %s; champion %s, canary %s. %s", result["action"], result["version"],
@@ -49,10 +48,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="deploy",
-    run=run,
-    inputs={"model_version": "ModelVersion", "infra_blessing": "InfraBlessing"},
-    outputs={"deployment": "Deployment"},
-    cacheable=False,
-)
+COMPONENT = Component.implementing(DEPLOY, run)

@@ -16,6 +16,8 @@ import time
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import EVALUATE
+from airflow_mlops.contract.params import EvaluateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.runtime.ml import reports
@@ -172,14 +174,14 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.ml.model_registry import Registry
 
     store = ArtifactStore()
-    params = ctx.params
+    params: EvaluateParams = ctx.params
     model_ref = ctx.spec.inputs["model"]
     with store.local_dir(model_ref.uri) as local:
         model = load_model(f"{local}/model.keras")
         transform = store.read_json(f"file://{local}/transform.json")
     test = read_split(ctx.spec.inputs["examples"], "test")
-    slices = list(params.get("slices") or [])
-    metrics = evaluate_model(model, test, transform, params["label"], slices)
+    slices = list(params.slices)
+    metrics = evaluate_model(model, test, transform, params.label, slices)
     ctx.log.info("candidate: accuracy %.4f, log loss %.4f on %d test rows", metrics["accuracy"], metrics["log_loss"], metrics["rows"])
 
     registry = Registry.from_spec(ctx.spec)
@@ -188,10 +190,10 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     loaded = load_champion(registry, client, ctx.log)
     if loaded is not None:
         version, champion_model = loaded
-        champion = {"version": version, **evaluate_model(champion_model, test, transform, params["label"], slices)}
+        champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, slices)}
         ctx.log.info("champion version %s: accuracy %.4f on the same rows", version, champion["accuracy"])
 
-    blessing = bless(metrics, champion, params["thresholds"])
+    blessing = bless(metrics, champion, params.thresholds.to_dict())
     for check in blessing["checks"]:
         ctx.log.info("check %s: %s - %s", check["check"], "passed" if check["passed"] else "FAILED", check["reason"])
     ctx.log.info("blessing: %s", "BLESSED" if blessing["blessed"] else "NOT BLESSED: " + "; ".join(blessing["reasons"]))
@@ -223,10 +225,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="evaluate",
-    run=run,
-    inputs={"examples": "Examples", "model": "Model"},
-    outputs={"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
-    external_fingerprint=external_fingerprint,
-)
+COMPONENT = Component.implementing(EVALUATE, run, external_fingerprint=external_fingerprint)

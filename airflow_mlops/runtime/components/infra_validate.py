@@ -20,6 +20,8 @@ import tempfile
 import time
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import INFRA_VALIDATE
+from airflow_mlops.contract.params import InfraValidateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
@@ -59,12 +61,12 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.serving.requests import json_rows
     from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, http_post_json
 
-    params = ctx.params
-    features = dict(params["features"])
+    params: InfraValidateParams = ctx.params
+    features = dict(params.features)
     version = str(ctx.spec.inputs["model_version"].properties["version"])
     registry = Registry.from_spec(ctx.spec)
     test = read_split(ctx.spec.inputs["examples"], "test")
-    rows = json_rows(test.head(int(params.get("sample_rows", 20))), features)
+    rows = json_rows(test.head(params.sample_rows), features)
     if not rows:
         raise ComponentError(ErrorKind.DATA, "infra_validate: the test split has no rows to send")
 
@@ -85,7 +87,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     latencies: list[float] = []
     started = time.monotonic()
     try:
-        server = ServerProcess.start(config, f"{local}/server", wait_ready=float(params.get("start_timeout", 180)))
+        server = ServerProcess.start(config, f"{local}/server", wait_ready=params.start_timeout)
     except ServerError as exc:
         shutil.rmtree(local, ignore_errors=True)
         raise ComponentError(ErrorKind.CONFIG, f"infra_validate: version {version} does not load in the serving runtime: {exc}") from None
@@ -107,8 +109,8 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         server.stop()
         shutil.rmtree(local, ignore_errors=True)
     p95 = percentile(latencies, 95)
-    if p95 > float(params["max_latency_ms"]):
-        problems.append(f"p95 latency {p95:.1f} ms is over the bound of {params['max_latency_ms']} ms")
+    if p95 > params.max_latency_ms:
+        problems.append(f"p95 latency {p95:.1f} ms is over the bound of {params.max_latency_ms} ms")
     report = {
         "version": version,
         "blessed": not problems,
@@ -130,10 +132,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="infra_validate",
-    run=run,
-    inputs={"model_version": "ModelVersion", "examples": "Examples"},
-    outputs={"infra_blessing": "InfraBlessing"},
-    cacheable=False,
-)
+COMPONENT = Component.implementing(INFRA_VALIDATE, run)

@@ -25,6 +25,8 @@ import hashlib
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import INGEST
+from airflow_mlops.contract.params import IngestParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract.splits import split_ratio_problems
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
@@ -196,9 +198,9 @@ def _write_parquet(frame, uri: str) -> None:
 def run(ctx: ExecutionContext) -> ComponentResult:
     import pandas as pd
 
-    params = ctx.params
-    source, label = params["source"], params["label"]
-    ratios = {name: float(value) for name, value in params["split"].items()}
+    params: IngestParams = ctx.params
+    source, label = params.source, params.label
+    ratios = {name: float(value) for name, value in params.split.items()}
     problems = split_ratio_problems(ratios)
     if problems:
         raise ComponentError(ErrorKind.CONFIG, "ingest: invalid split ratios: " + "; ".join(problems))
@@ -207,7 +209,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     ctx.log.info("reading %d file(s) from %s", len(files), source)
     frames = []
     for uri in files:
-        frame = read_file(uri, params.get("format", "auto"))
+        frame = read_file(uri, params.format)
         if label not in frame.columns:
             raise _data_error(
                 f"label column {label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}",
@@ -217,7 +219,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
             )
         ctx.log.info("%s: %d rows, %d columns", uri, len(frame), len(frame.columns))
         frames.append(frame)
-    if params.get("include_feedback"):
+    if params.include_feedback:
         traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, label)
         ctx.log.info("labelled production traffic (prediction log + feedback): %d rows", len(traffic))
         if len(traffic):
@@ -230,7 +232,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     if data.empty:
         raise _data_error(f"no rows in {source}: the file(s) have a header but no data", source=source, files=files)
 
-    key_columns = params.get("split_key") or [str(c) for c in data.columns]
+    key_columns = list(params.split_key) or [str(c) for c in data.columns]
     splits = assign_splits(data, ratios, key_columns)
     examples_uri = ctx.output_uri("examples")
     counts: dict[str, int] = {}
@@ -256,9 +258,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     return ComponentResult(outputs={"examples": OutputArtifact(uri=examples_uri, properties=properties)}, metrics=metrics)
 
 
-COMPONENT = Component(
-    name="ingest",
-    run=run,
-    outputs={"examples": "Examples"},
-    external_fingerprint=source_fingerprint,
-)
+COMPONENT = Component.implementing(INGEST, run, external_fingerprint=source_fingerprint)

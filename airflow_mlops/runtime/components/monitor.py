@@ -27,20 +27,17 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import MONITOR
+from airflow_mlops.contract.params import MonitorParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
-FEATURE_KINDS = ("numeric", "categorical")
-
-
-def window(params: dict[str, Any]) -> tuple[str, str]:
+def window(params: MonitorParams) -> tuple[str, str]:
     """``(window_start, window_end)`` in the prediction log's time format."""
     from airflow_mlops.runtime.predictions.partitions import utc_iso
 
     try:
-        start, end = utc_iso(params["window_start"]), utc_iso(params["window_end"])
-    except KeyError as exc:
-        raise ComponentError(ErrorKind.CONFIG, f"monitor: parameter {exc.args[0]!r} is required (an ISO time)") from None
+        start, end = utc_iso(params.window_start), utc_iso(params.window_end)
     except ValueError as exc:
         raise ComponentError(ErrorKind.CONFIG, f"monitor: window_start/window_end must be ISO times: {exc}") from None
     if start >= end:
@@ -48,15 +45,12 @@ def window(params: dict[str, Any]) -> tuple[str, str]:
     return start, end
 
 
-def checked_features(params: dict[str, Any]) -> dict[str, str]:
+def checked_features(params: MonitorParams) -> dict[str, str]:
     from airflow_mlops.runtime.predictions.reader import LABEL_COLUMN, META_COLUMNS
 
-    features = dict(params.get("features") or {})
+    features = dict(params.features)
     if not features:
         raise ComponentError(ErrorKind.CONFIG, "monitor: parameter 'features' ({name: numeric|categorical}) is empty")
-    wrong = {name: kind for name, kind in features.items() if kind not in FEATURE_KINDS}
-    if wrong:
-        raise ComponentError(ErrorKind.CONFIG, f"monitor: feature types must be numeric or categorical, got {wrong}")
     clash = sorted(set(features) & {*META_COLUMNS, LABEL_COLUMN})
     if clash:
         raise ComponentError(ErrorKind.CONFIG, f"monitor: feature names {clash} clash with the prediction log's own columns")
@@ -108,8 +102,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
     from airflow_mlops.runtime.predictions.feedback import read_feedback
 
-    params, root, pipeline = ctx.params, ctx.spec.artifact_root, ctx.spec.pipeline
-    features, label = checked_features(params), params.get("label")
+    params: MonitorParams = ctx.params
+    root, pipeline = ctx.spec.artifact_root, ctx.spec.pipeline
+    features, label = checked_features(params), params.label
     start, end = window(params)
     ctx.log.info("window %s to %s", start, end)
     version, reference = load_reference(ctx, features, label)
@@ -120,11 +115,11 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     assessment = assess(
         current, reference, labels, features,
         label=label if label in reference.columns else None,
-        drift_share=float(params.get("drift_share", 0.5)),
-        must_not_drift=list(params.get("must_not_drift") or []),
-        min_rows=int(params.get("min_rows", 30)),
-        min_accuracy=float(params.get("min_accuracy", 0.85)),
-        min_labels=int(params.get("min_labels", 20)),
+        drift_share=params.drift_share,
+        must_not_drift=list(params.must_not_drift),
+        min_rows=params.min_rows,
+        min_accuracy=params.min_accuracy,
+        min_labels=params.min_labels,
         context={"window_start": start, "window_end": end, "champion_version": version},
         logger=ctx.log,
     )
@@ -145,4 +140,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(name="monitor", run=run, outputs={"monitoring": "MonitoringReport"}, cacheable=False)
+COMPONENT = Component.implementing(MONITOR, run)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from airflow_mlops import __version__
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import REGISTER
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
@@ -88,18 +89,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="register",
-    run=run,
-    inputs={
-        "model": "Model",
-        "blessing": "ModelBlessing",
-        "evaluation": "ModelEvaluation",
-        "examples": "Examples",
-        "statistics": "ExampleStatistics",
-        "schema": "Schema",
-        "transform": "Transform",
-    },
-    outputs={"model_version": "ModelVersion"},
-    cacheable=False,
-)
+COMPONENT = Component.implementing(REGISTER, run)

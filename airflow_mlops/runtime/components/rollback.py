@@ -7,6 +7,7 @@ The prediction server follows within a poll.
 from __future__ import annotations
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import ROLLBACK
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
@@ -18,7 +19,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "rollback"
     rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
     try:
-        result = rollout.rollback(ctx.params.get("reason") or "rollback requested")
+        result = rollout.rollback(ctx.params.reason)
     except RolloutError as exc:
         raise ComponentError(ErrorKind.CONFIG, f"rollback: {exc}") from None
     ctx.log.info("rolled back: champion is version %s (was %s)", result["champion"], result["previous_champion"])
@@ -29,4 +30,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(name="rollback", run=run, outputs={"deployment": "Deployment"}, cacheable=False)
+COMPONENT = Component.implementing(ROLLBACK, run)

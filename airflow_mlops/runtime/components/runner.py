@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.runtime.components.base import Component, ExecutionContext
@@ -24,6 +25,7 @@ from airflow_mlops.contract import (
     fingerprint,
     join_uri,
 )
+from airflow_mlops.contract.typed import RecordError
 
 log = logging.getLogger("airflow_mlops.runtime.components")
 
@@ -51,6 +53,21 @@ def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore
             )
 
 
+def typed_params(component: Component, spec: ComponentSpec) -> Any:
+    """The spec's parameters as the component's record; a wrong or missing one is a config error
+    naming each field."""
+    if component.params is None:
+        return spec.params
+    try:
+        return component.params.from_dict(spec.params)
+    except RecordError as exc:
+        raise ComponentError(
+            ErrorKind.CONFIG,
+            f"{component.name}: invalid parameters in the spec:\n" + "\n".join(f"  - {p}" for p in exc.problems),
+            {"problems": exc.problems},
+        ) from None
+
+
 def compute_fingerprint(component: Component, spec: ComponentSpec) -> str:
     params = dict(spec.params)
     if component.external_fingerprint is not None:
@@ -70,6 +87,9 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     """
     store = store or ArtifactStore()
     check_inputs(component, spec, store)
+    params = typed_params(component, spec)
+    if component.params is not None:  # defaults filled in: the same step written two ways is one execution
+        spec = replace(spec, params=params.to_dict())
     fp = compute_fingerprint(component, spec)
     out_dir = execution_dir(spec.artifact_root, spec.pipeline, component.name, fp)
     scratch = join_uri(spec.artifact_root, spec.pipeline, "_scratch", component.name, fp)
@@ -90,7 +110,7 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     # or a re-execution with the cache off can then never clobber outputs someone is reading.
     started, t0 = _now(), time.monotonic()
     attempt_dir = join_uri(out_dir, f"attempt-{started[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}")
-    result = component.run(ExecutionContext(spec=spec, output_dir=attempt_dir, scratch_dir=scratch, log=log))
+    result = component.run(ExecutionContext(spec=spec, output_dir=attempt_dir, scratch_dir=scratch, log=log, params=params))
     missing = set(component.outputs) - set(result.outputs)
     if missing:
         raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")

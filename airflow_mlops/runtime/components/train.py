@@ -18,6 +18,8 @@ import tempfile
 import time
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import TRAIN
+from airflow_mlops.contract.params import TrainOptions, TrainParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 
@@ -85,14 +87,14 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.ml.model import build_model
     from airflow_mlops.runtime.ml.model_registry import Registry
 
-    params = ctx.params
+    params: TrainParams = ctx.params
     store = ArtifactStore()
-    label = params["label"]
-    epochs, batch_size = int(params["epochs"]), int(params["batch_size"])
+    label = params.label
+    epochs, batch_size = params.epochs, params.batch_size
     transform = store.read_json(f"{ctx.spec.inputs['transform'].uri}/transform.json")
     examples = ctx.spec.inputs["examples"]
 
-    keras.utils.set_random_seed(int(params["seed"]))
+    keras.utils.set_random_seed(params.seed)
     x_train, y_train, dropped = training_arrays(read_split(examples, "train"), transform, label)
     x_eval, y_eval, _ = training_arrays(read_split(examples, "eval"), transform, label)
     if dropped:
@@ -103,7 +105,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     strategy, gpus = distribution_strategy(ctx.log)
     with strategy.scope():
-        model = build_model(transform, [int(u) for u in params["hidden_units"]], float(params["learning_rate"]))
+        model = build_model(transform, list(params.hidden_units), params.learning_rate)
 
     # Checkpoints live in the scratch directory, which a failed or killed attempt keeps.
     backup_dir = ctx.scratch_dir.removeprefix("file://") + "/backup"
@@ -116,7 +118,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
     from mlflow.entities import Metric
 
-    registry.log_params(client, run_id, {f"train.{k}": params[k] for k in ("hidden_units", "learning_rate", "epochs", "batch_size", "seed")})
+    registry.log_params(client, run_id, {f"train.{k}": v for k, v in params.to_dict().items() if k in TrainOptions.field_names()})
 
     def on_epoch(epoch: int, logs: dict[str, float]) -> None:
         now = int(time.time() * 1000)
@@ -164,9 +166,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="train",
-    run=run,
-    inputs={"examples": "Examples", "transform": "Transform"},
-    outputs={"model": "Model"},
-)
+COMPONENT = Component.implementing(TRAIN, run)

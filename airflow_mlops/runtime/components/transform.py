@@ -16,6 +16,8 @@ from collections import Counter
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import TRANSFORM
+from airflow_mlops.contract.params import TransformParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.runtime.ml.examples import split_uri
@@ -146,8 +148,8 @@ def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_a
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
-    features: dict[str, str] = ctx.params["features"]
-    label: str = ctx.params["label"]
+    params: TransformParams = ctx.params
+    features, label = params.features, params.label
     examples = ctx.spec.inputs["examples"]
     available = set(examples.properties.get("columns", {}))
     missing = [c for c in [*features, label] if available and c not in available]
@@ -172,9 +174,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="transform",
-    run=run,
-    inputs={"examples": "Examples", "schema": "Schema"},
-    outputs={"transform": "Transform"},
-)
+COMPONENT = Component.implementing(TRANSFORM, run)

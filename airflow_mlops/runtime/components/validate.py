@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract.components import VALIDATE
+from airflow_mlops.contract.params import ValidateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.runtime.ml import reports
@@ -274,7 +276,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     import tensorflow_data_validation as tfdv
 
     store = ArtifactStore()
-    params = ctx.params
+    params: ValidateParams = ctx.params
     examples = ctx.spec.inputs["examples"]
     splits = sorted(examples.properties["splits"])
     stats_uris = {s: ctx.output_uri("statistics", f"{s}.stats") for s in splits}
@@ -283,17 +285,17 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     generate_statistics({s: split_uri(examples, s) for s in splits}, stats_uris, ctx.settings.get("beam_pipeline_args"))
     stats = {s: load_statistics(stats_uris[s]) for s in splits}
 
-    schema_uri = params["schema_uri"]
+    schema_uri = params.schema_uri
     if store.exists(schema_uri):
         schema = read_schema(schema_uri)
         schema_note = f"curated schema {schema_uri}"
     else:
-        schema = infer_schema(stats[TRAIN], params["label"], float(params["max_missing_fraction"]))
+        schema = infer_schema(stats[TRAIN], params.label, params.max_missing_fraction)
         write_schema(schema, schema_uri)
         schema_note = f"no schema at {schema_uri}: inferred from the training split and written there; review and commit it"
         ctx.log.warning(schema_note)
-    drift_cfg = params["drift"]
-    schema = with_drift_thresholds(schema, params["features"], float(drift_cfg["jensen_shannon"]), float(drift_cfg["l_infinity"]))
+    drift_cfg = params.drift
+    schema = with_drift_thresholds(schema, params.features, drift_cfg.jensen_shannon, drift_cfg.l_infinity)
     write_schema(schema, ctx.output_uri("schema", "schema.pbtxt"))
 
     anomalies = schema_anomalies(stats, schema)
@@ -337,7 +339,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     if anomalies:
         raise ComponentError(ErrorKind.DATA, rejection_message(anomalies), {"report": report_uri, **summary})
-    if drifted and drift_cfg.get("on_drift") == "fail":
+    if drifted and drift_cfg.on_drift == "fail":
         raise ComponentError(
             ErrorKind.DATA,
             f"data drift vs the champion's training data in {', '.join(drifted)} (on_drift: fail); see {report_uri}",
@@ -359,10 +361,4 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     )
 
 
-COMPONENT = Component(
-    name="validate",
-    run=run,
-    inputs={"examples": "Examples"},
-    outputs={"statistics": "ExampleStatistics", "schema": "Schema", "anomalies": "ExampleAnomalies"},
-    external_fingerprint=external_fingerprint,
-)
+COMPONENT = Component.implementing(VALIDATE, run, external_fingerprint=external_fingerprint)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mlops.provider.launchers import LocalLauncher, resolve_runtime_python
+from airflow_mlops.provider.launchers import LaunchRequest, LocalLauncher, resolve_runtime_python
 from airflow_mlops.provider.launchers.local import RuntimeNotFoundError
 
 
@@ -44,7 +44,7 @@ def test_command_line_and_streaming(tmp_path):
         """,
     )
     seen: list[tuple[float, str]] = []
-    outcome = LocalLauncher(python).run("ingest", "file:///x/spec.json", lambda line: seen.append((time.monotonic(), line)))
+    outcome = LocalLauncher(python).run(LaunchRequest("ingest", "file:///x/spec.json"), lambda line: seen.append((time.monotonic(), line)))
     lines = [line for _, line in seen]
     assert lines == ["args: -m airflow_mlops.runtime.components ingest --spec file:///x/spec.json", "first", "second"]
     # Streamed as produced, not collected at exit: "first" came well before "second".
@@ -54,7 +54,7 @@ def test_command_line_and_streaming(tmp_path):
 
 @pytest.mark.parametrize("code", [1, 3, 42])
 def test_exit_code_is_reported(tmp_path, code):
-    outcome = LocalLauncher(fake_python(tmp_path, f"exit {code}\n")).run("c", "s", lambda _: None)
+    outcome = LocalLauncher(fake_python(tmp_path, f"exit {code}\n")).run(LaunchRequest("c", "s"), lambda _: None)
     assert outcome.returncode == code and not outcome.timed_out
 
 
@@ -71,7 +71,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
         """,
     )
     start = time.monotonic()
-    outcome = LocalLauncher(python, timeout=1.5, kill_grace=2).run("c", "s", lambda _: None)
+    outcome = LocalLauncher(python, timeout=1.5, kill_grace=2).run(LaunchRequest("c", "s"), lambda _: None)
     assert outcome.timed_out
     assert outcome.returncode < 0  # ended by a signal
     assert time.monotonic() - start < 20
@@ -83,7 +83,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 def test_sigterm_is_followed_by_sigkill_after_the_grace(tmp_path):
     python = fake_python(tmp_path, "trap '' TERM\necho ignoring TERM\nwhile true; do sleep 0.1; done\n")
     start = time.monotonic()
-    outcome = LocalLauncher(python, timeout=1, kill_grace=1).run("c", "s", lambda _: None)
+    outcome = LocalLauncher(python, timeout=1, kill_grace=1).run(LaunchRequest("c", "s"), lambda _: None)
     assert outcome.timed_out and outcome.returncode == -9
     assert time.monotonic() - start < 10
 
@@ -94,7 +94,7 @@ def test_kill_from_another_thread_ends_the_run(tmp_path):
     lines: list[str] = []
     threading.Timer(1.0, launcher.kill).start()
     start = time.monotonic()
-    outcome = launcher.run("c", "s", lines.append)
+    outcome = launcher.run(LaunchRequest("c", "s"), lines.append)
     assert lines == ["running"]
     assert outcome.returncode < 0 and not outcome.timed_out
     assert time.monotonic() - start < 10
@@ -109,7 +109,7 @@ def test_an_exception_in_the_caller_kills_the_component(tmp_path):
         raise TimeoutError("task timed out")
 
     with pytest.raises(TimeoutError):
-        LocalLauncher(python, kill_grace=2).run("c", "s", explode)
+        LocalLauncher(python, kill_grace=2).run(LaunchRequest("c", "s"), explode)
     time.sleep(0.2)
     assert not alive(int(pids.read_text()))
 

@@ -166,7 +166,8 @@ def test_component_output_is_streamed_into_the_task_log(stand_in, artifact_root,
     )
     op.execute(context())
     logged = capfd.readouterr().out
-    assert '[ingest] component ingest params {"format": "auto", "label": "species", "source": "gs://b/x.csv"' in logged
+    # the spec carries every parameter of the ingest record, defaults filled in
+    assert '[ingest] component ingest params {"format": "auto", "include_feedback": false, "label": "species", "source": "gs://b/x.csv"' in logged
 
 
 def test_template_fields_are_tuples_of_existing_attributes():

@@ -1,0 +1,244 @@
+"""The pipeline config (``include/<pipeline>/pipeline.yaml``) as typed records.
+
+Each YAML section is a record; the sections that configure a step are made of that step's
+``*Options`` record from :mod:`airflow_mlops.contract.params`, so a step's defaults are declared
+once, there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from airflow_mlops.contract.params import (
+    CanaryRollout,
+    CanaryThresholds,
+    EvaluateOptions,
+    IngestOptions,
+    InfraValidationOptions,
+    MonitorOptions,
+    TrainOptions,
+    ValidateOptions,
+)
+from airflow_mlops.contract.typed import Record, option
+
+LAUNCHERS = ("local",)
+DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
+DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
+DEFAULT_BEAM_ARGS = ("--runner=DirectRunner",)
+VERTEX_FIELDS = ("project", "region", "endpoint_id", "serving_container_image_uri", "machine_type")
+CLOUD_RUN_FIELDS = ("project", "region", "service", "image")
+
+
+def _allowed_keys(allowed: tuple[str, ...]):
+    def check(value: dict[str, Any]) -> list[str]:
+        return [f"{key}: unknown field (allowed: {', '.join(sorted(allowed))})" for key in value if key not in allowed]
+
+    return check
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    type: str
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeSettings(Record):
+    """How components are launched (YAML ``runtime:``)."""
+
+    launcher: str = option("local", "where steps run: local (a subprocess in the runtime environment)", choices=LAUNCHERS)
+    timeout_minutes: int = option(60, "a component still running after this is killed (and retried)", gt=0)
+    retries: int = option(2, "Airflow retries for infrastructure failures (data errors are never retried)", ge=0)
+    retry_delay_seconds: int = option(60, "wait before a retry", ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationSettings(ValidateOptions):
+    """Data validation (YAML ``validation:``)."""
+
+    schema: str | None = option(None, "the curated schema, relative to the project root (default include/<pipeline>/schema.pbtxt)")
+    beam_pipeline_args: tuple[str, ...] = option(
+        DEFAULT_BEAM_ARGS, "Beam options, e.g. --runner=DataflowRunner --project=... --region=...")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingSettings(TrainOptions):
+    """YAML ``training:``: the model's hyper-parameters and the GPUs a training job takes."""
+
+    gpus: int = option(0, "GPUs per training job; the train task takes as many slots of the gpu pool", ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrySettings(Record):
+    """YAML ``registry:``."""
+
+    model_name: str | None = option(None, "registered model name (default: the pipeline's name)")
+    tracking_uri: str | None = option(None, "MLflow tracking/registry URI (default: a SQLite file under .mlops/)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanarySettings(CanaryRollout, CanaryThresholds):
+    """YAML ``deployment.canary``: the rollout and the thresholds of the canary analysis."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingSettings(Record):
+    """The local BentoML server (YAML ``deployment.serving``)."""
+
+    host: str = option("127.0.0.1", "address the server listens on")
+    port: int = option(3000, "its port", gt=0)
+    poll_seconds: float = option(5.0, "how often the server checks the registry and the deployment record", gt=0)
+    max_rows: int = option(1000, "rows per request at most", gt=0)
+    max_request_bytes: int = option(1_048_576, "bigger bodies get 413", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentSettings(Record):
+    """Where and how models are rolled out (YAML ``deployment:``)."""
+
+    target: str = option("local", "local (the BentoML server), vertex (a Vertex AI endpoint) or cloud_run", choices=DEPLOY_TARGETS)
+    infra_validation: InfraValidationOptions = option(doc="the check before any rollout", factory=InfraValidationOptions)
+    canary: CanarySettings = option(doc="canary rollout and analysis", factory=CanarySettings)
+    serving: ServingSettings = option(doc="the local prediction server", factory=ServingSettings)
+    vertex: dict[str, Any] = option(doc=", ".join(VERTEX_FIELDS), factory=dict, check=_allowed_keys(VERTEX_FIELDS))
+    cloud_run: dict[str, Any] = option(doc=", ".join(CLOUD_RUN_FIELDS), factory=dict, check=_allowed_keys(CLOUD_RUN_FIELDS))
+
+    @property
+    def target_settings(self) -> dict[str, Any]:
+        """The settings of a remote target (``deployment.vertex`` / ``deployment.cloud_run``)."""
+        return dict(getattr(self, self.target)) if self.target != "local" else {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings(MonitorOptions):
+    """Drift and performance monitoring, and what triggers retraining (YAML ``monitoring:``)."""
+
+    schedule: str = option("@hourly", "how often <pipeline>_monitoring looks at the prediction log")
+    landing: str | None = option(None, "where new data arrives (path or gs:// prefix; default .mlops/landing/<pipeline>)")
+    poll_seconds: int = option(30, "how often the sensors look", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSettings(Record):
+    """The top level of the YAML besides its sections."""
+
+    extra_keys = frozenset({
+        "pipeline", "start_date", "data", "features", "runtime", "validation", "training", "evaluation", "registry",
+        "deployment", "monitoring",
+    })
+
+    description: str = option("", "what the pipeline is for")
+    owner: str = option("mlops", "the DAGs' owner")
+    schedule: str | None = option(None, "cron schedule of training, besides new data and retraining requests")
+    artifact_root: str = option(DEFAULT_ARTIFACT_ROOT, "fsspec URI or path (from the project root) of the artifacts")
+
+
+DEFAULT_START_DATE = date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A loaded, checked ``pipeline.yaml``."""
+
+    name: str
+    config_path: Path
+    project_root: Path
+    data: IngestOptions
+    features: tuple[FeatureSpec, ...]
+    settings: PipelineSettings = field(default_factory=PipelineSettings)
+    start_date: date = DEFAULT_START_DATE
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    evaluation: EvaluateOptions = field(default_factory=EvaluateOptions)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+
+    # -- the data section and the top level, by their old names ----------------------------------
+
+    @property
+    def label(self) -> str:
+        return self.data.label
+
+    @property
+    def source(self) -> str | tuple[str, ...]:
+        return self.data.source
+
+    @property
+    def split(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.data.split.items()}
+
+    @property
+    def format(self) -> str:
+        return self.data.format
+
+    @property
+    def include_feedback(self) -> bool:
+        return self.data.include_feedback
+
+    @property
+    def description(self) -> str:
+        return self.settings.description
+
+    @property
+    def owner(self) -> str:
+        return self.settings.owner
+
+    @property
+    def schedule(self) -> str | None:
+        return self.settings.schedule
+
+    @property
+    def artifact_root(self) -> str:
+        return self.settings.artifact_root
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name or self.name
+
+    # -- locations -----------------------------------------------------------------------------
+
+    def _uri(self, location: str) -> str:
+        if "://" in location:
+            return location.rstrip("/")
+        path = Path(location)
+        return "file://" + str(path if path.is_absolute() else (self.project_root / path).resolve())
+
+    @property
+    def artifact_root_uri(self) -> str:
+        """``artifact_root`` as a URI; a relative path is taken from the project root."""
+        return self._uri(self.artifact_root)
+
+    @property
+    def schema_uri(self) -> str:
+        return self._uri(self.validation.schema or f"include/{self.name}/schema.pbtxt")
+
+    @property
+    def source_uris(self) -> str | list[str]:
+        """``data.source`` with relative local paths made absolute (from the project root)."""
+        def absolute(location: str) -> str:
+            if "://" in location or Path(location).is_absolute() or any(c in location for c in "*?["):
+                return location
+            return self._uri(location)
+
+        return absolute(self.source) if isinstance(self.source, str) else [absolute(s) for s in self.source]
+
+    @property
+    def landing_uri(self) -> str:
+        """``monitoring.landing`` as a URI; a relative path is taken from the project root."""
+        return self._uri(self.monitoring.landing or f".mlops/landing/{self.name}")
+
+    @property
+    def default_tracking_uri(self) -> str:
+        return f"sqlite:///{self.project_root / '.mlops' / 'mlflow.db'}"
+
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def feature_types(self) -> dict[str, str]:
+        return {f.name: f.type for f in self.features}

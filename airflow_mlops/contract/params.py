@@ -1,0 +1,209 @@
+"""Every component's parameters, declared once: types, defaults and one-line docs.
+
+The pipeline YAML's sections are made of the ``*Options`` records here (``training:`` is
+:class:`TrainOptions` plus the GPU count, ``evaluation:`` is :class:`EvaluateOptions`, ...), the
+DAG factory builds the ``*Params`` record of each step from the config, the operator renders it
+into the spec, and the component reads it back with :meth:`Record.from_dict` - so a default
+lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_mlops.contract.splits import split_ratio_problems
+from airflow_mlops.contract.typed import Record, option
+
+FEATURE_TYPES = ("categorical", "numeric")
+FORMATS = ("auto", "csv", "parquet")
+
+
+def _positive_items(values: tuple[int, ...]) -> list[str]:
+    return [] if values and all(v > 0 for v in values) else [f"must be a non-empty list of positive integers (got {list(values)!r})"]
+
+
+def _feature_types(features: dict[str, str]) -> list[str]:
+    return [f"{name}: must be one of {', '.join(FEATURE_TYPES)} (got {kind!r})"
+            for name, kind in features.items() if kind not in FEATURE_TYPES]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelParam(Record):
+    label: str = option(doc="the label column")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturesParam(Record):
+    features: dict[str, str] = option(doc="feature name -> numeric | categorical", check=_feature_types)
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class IngestOptions(LabelParam):
+    """What the data is and how it is split (YAML ``data:``)."""
+
+    source: str | tuple[str, ...] = option(doc="where the data is: a path, gs:// URI, package:// resource or a list")
+    format: str = option("auto", "csv, parquet or auto (by the file extension)", choices=FORMATS)
+    split: dict[str, Any] = option(
+        doc="split ratios, adding up to 1", factory=lambda: {"train": 0.7, "eval": 0.15, "test": 0.15},
+        check=split_ratio_problems,
+    )
+    include_feedback: bool = option(
+        False, "also train on served predictions whose labels have arrived (prediction log + feedback)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestParams(IngestOptions):
+    split_key: tuple[str, ...] = option((), "columns that decide a row's split (default: all columns)")
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class DriftThresholds(Record):
+    """Drift of new training data against the champion's (YAML ``validation.drift``)."""
+
+    jensen_shannon: float = option(0.3, "threshold for numeric features", ge=0, le=1)
+    l_infinity: float = option(0.3, "threshold for categorical features", ge=0, le=1)
+    on_drift: str = option("warn", "warn (record it, go on) or fail (stop the run)", choices=("warn", "fail"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateOptions(Record):
+    max_missing_fraction: float = option(
+        0.1, "when inferring a schema, a feature may be missing in at most this share of the rows", ge=0, le=1)
+    drift: DriftThresholds = option(doc="drift thresholds against the champion's training data", factory=DriftThresholds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateParams(ValidateOptions, FeaturesParam, LabelParam):
+    schema_uri: str = option(doc="the curated schema.pbtxt (inferred and written there when absent)")
+
+
+# -- transform -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class TransformParams(FeaturesParam, LabelParam):
+    """Transform's full-pass analyzers take no options."""
+
+
+# -- train ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class TrainOptions(Record):
+    """Hyper-parameters of the built-in model (YAML ``training:``)."""
+
+    hidden_units: tuple[int, ...] = option((16, 8), "sizes of the hidden layers", check=_positive_items)
+    learning_rate: float = option(0.01, "Adam's learning rate", gt=0)
+    epochs: int = option(30, "passes over the training split", gt=0)
+    batch_size: int = option(32, "rows per gradient step", gt=0)
+    seed: int = option(42, "random seed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainParams(TrainOptions, LabelParam):
+    """The built-in model's hyper-parameters and the label."""
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationThresholds(Record):
+    min_accuracy: float = option(
+        0.8, "value threshold: the candidate needs at least this test accuracy (above 1: nothing is blessed)", ge=0)
+    max_accuracy_drop: float = option(
+        0.02, "change threshold: it may be at most this much below the champion", ge=0, le=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateOptions(Record):
+    """YAML ``evaluation:``."""
+
+    slices: tuple[str, ...] = option((), "features to report per-value metrics for")
+    thresholds: EvaluationThresholds = option(doc="what blesses a model", factory=EvaluationThresholds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateParams(EvaluateOptions, LabelParam):
+    """Slices, thresholds and the label."""
+
+
+# -- register ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterParams(Record):
+    """Register takes no parameters: the model name and registry come from the spec's settings."""
+
+
+# -- infra_validate ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class InfraValidationOptions(Record):
+    """YAML ``deployment.infra_validation``."""
+
+    sample_rows: int = option(20, "test rows the candidate must answer before a rollout", gt=0)
+    max_latency_ms: float = option(1000.0, "p95 latency bound of those answers", gt=0)
+    start_timeout: float = option(180.0, "seconds the prediction server may take to load the model", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfraValidateParams(InfraValidationOptions, FeaturesParam):
+    """The bounds and the request schema."""
+
+
+# -- deploy, rollback, canary analysis -----------------------------------------------------------
+
+DEPLOY_ACTIONS = ("canary", "promote")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanaryRollout(Record):
+    weight: float = option(0.1, "share of requests the challenger answers during its canary", ge=0, le=1)
+    window_minutes: int = option(60, "how long the canary runs before the promotion DAG decides", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployParams(CanaryRollout):
+    action: str = option("canary", "canary (the challenger gets `weight` of the traffic) or promote", choices=DEPLOY_ACTIONS)
+    reason: str | None = option(None, "recorded with a direct promotion")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackParams(Record):
+    reason: str = option("rollback requested", "recorded with the decision")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanaryThresholds(Record):
+    min_requests: int = option(50, "fewer challenger predictions at the end of the window: keep waiting", ge=0)
+    min_labels: int = option(10, "labelled predictions each version needs before accuracy is compared", ge=0)
+    max_error_rate_increase: float = option(0.01, "challenger error rate may exceed the champion's by at most this", ge=0, le=1)
+    max_latency_ratio: float = option(2.0, "challenger p95 latency may be at most this times the champion's", gt=0)
+    max_accuracy_drop: float = option(
+        0.02, "where labels have arrived, challenger accuracy may be at most this much below the champion's", ge=0, le=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanaryAnalysisParams(CanaryThresholds):
+    force: bool = option(False, "decide now, even before the canary window ends")
+
+
+# -- monitor -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorOptions(Record):
+    drift_share: float = option(0.5, "dataset drift when at least this share of the features drift", ge=0, le=1)
+    must_not_drift: tuple[str, ...] = option((), "features whose drift alone is a drift verdict")
+    min_rows: int = option(30, "fewer logged predictions in the window: no traffic, no verdict", gt=0)
+    min_accuracy: float = option(
+        0.85, "accuracy on labelled predictions below this is a performance-degradation verdict", ge=0, le=1)
+    min_labels: int = option(20, "... when at least this many predictions have labels", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorParams(MonitorOptions, FeaturesParam):
+    label: str | None = option(None, "the label column of the training data")
+    window_start: str = option(doc="ISO time: the first prediction of the window")
+    window_end: str = option(doc="ISO time: the window ends before this")
