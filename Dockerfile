@@ -15,11 +15,15 @@ FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:0 requirements/airflow.lock.txt /tmp/airflow-mlops/requirements/
 RUN uv pip install --no-cache --compile-bytecode -r /tmp/airflow-mlops/requirements/airflow.lock.txt
 
-# The package itself, without dependencies (the lock pinned them all). Only what the wheel needs
-# is copied, so a local .venv, .venv-runtime or .mlops in the build context never gets in.
+# The provider distribution (airflow-mlops: provider, contract, artifact store), without
+# dependencies (the lock pinned them all). Its wheel leaves airflow_mlops/runtime out (root
+# pyproject.toml); the runtime plane is the airflow-mlops-runtime distribution, which only the
+# runtime image (docker/runtime.Dockerfile) installs. Only what the wheel needs is copied, so a
+# local .venv, .venv-runtime or .mlops in the build context never gets in.
 COPY --chown=airflow:0 pyproject.toml README.md /tmp/airflow-mlops/
 COPY --chown=airflow:0 airflow_mlops /tmp/airflow-mlops/airflow_mlops
-RUN uv pip install --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops
+RUN uv pip install --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops \
+    && rm -rf /tmp/airflow-mlops
 
 # A DAG file loads include/<pipeline>/pipeline.yaml from next to dags/ (dags/../include), and
 # relative paths in that YAML are taken from /opt/airflow: artifacts go to /opt/airflow/.mlops

@@ -1,6 +1,8 @@
-# The runtime-plane image: TensorFlow 2.16, TFDV 1.16, Beam, Evidently, BentoML and MLflow, plus
-# airflow_mlops. A launcher runs one component per container with the same command line as
-# everywhere else (ARCHITECTURE.md section 1):
+# The runtime-plane image: TensorFlow 2.16, TFDV 1.16, Beam, Evidently, BentoML and MLflow, plus the
+# two distributions built from this tree: airflow-mlops (contract, artifact store; its provider
+# modules are never imported here) and airflow-mlops-runtime (airflow_mlops/runtime, built by
+# runtime/pyproject.toml). A launcher runs one component per container with the same command line
+# as everywhere else (ARCHITECTURE.md section 1):
 #   <image> <component> --spec <uri-of-spec.json>
 #
 # Build from the repository root:
@@ -43,12 +45,17 @@ RUN set -eux; \
     apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false; \
     rm -rf /var/lib/apt/lists/* /tmp/runtime.lock.txt
 
-# The package itself, without dependencies (the lock pinned them all). Only what the wheel needs
-# is copied, so a local .venv, .venv-runtime or .mlops in the build context never gets in.
+# The two distributions, without dependencies (the lock pinned them all): airflow-mlops from the
+# root pyproject.toml, airflow-mlops-runtime from runtime/pyproject.toml, whose build takes
+# ../airflow_mlops/runtime. Only what the wheels need is copied, so a local .venv, .venv-runtime or
+# .mlops in the build context never gets in. `uv pip check` then verifies that the lock satisfies
+# both distributions' requirements (airflow-mlops-runtime pins airflow-mlops to its own version).
 COPY pyproject.toml README.md /tmp/airflow-mlops/
+COPY runtime/pyproject.toml runtime/hatch_build.py runtime/README.md /tmp/airflow-mlops/runtime/
 COPY airflow_mlops /tmp/airflow-mlops/airflow_mlops
 RUN uv pip install --system --python python3.11 --break-system-packages \
-        --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops \
+        --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops /tmp/airflow-mlops/runtime \
+    && uv pip check --system --python python3.11 \
     && rm -rf /tmp/airflow-mlops
 
 # Non-root, with a numeric uid so that Kubernetes' runAsNonRoot can verify it. Group 0 and a
