@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dag_runs import dag_test, prepare_airflow, step_runs
@@ -129,7 +129,7 @@ def main() -> int:
     if not prepare_airflow():
         return 1
 
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     first = run_dag(DAG_ID, (now - timedelta(minutes=2)).isoformat(), logs, root, config.name)
     if not first:
         return 1

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dag_runs import AIRFLOW, airflow, cli_json, dag_test, prepare_airflow
@@ -40,7 +40,7 @@ TIMELINE: list[tuple[datetime, str]] = []
 
 
 def event(message: str) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     TIMELINE.append((now, message))
     print(f"{now:%H:%M:%S}  {message}", flush=True)
 
@@ -220,7 +220,7 @@ def main() -> int:
 
     if not deployment(root).get("champion"):
         event("no champion yet: airflow dags test penguin_training")
-        _, state, seconds = dag_test("penguin_training", datetime.now(timezone.utc).isoformat(), logs / "loop-initial.log", env=env)
+        _, state, seconds = dag_test("penguin_training", datetime.now(UTC).isoformat(), logs / "loop-initial.log", env=env)
         event(f"initial training {state} in {seconds:.0f} s; champion v{deployment(root).get('champion')}")
     subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "stop", "--pipeline", str(CONFIG)], env=env)
     if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "start", "--pipeline", str(CONFIG)], env=env):
@@ -263,7 +263,7 @@ def main() -> int:
             time.sleep(3)
             mixed = send_traffic(url, root, "canary", 200, shift=True)
             event(f"sent 200 requests during the canary: {mixed['versions']} answers by version")
-            _, state, _ = dag_test("penguin_promotion", datetime.now(timezone.utc).isoformat(), logs / "loop-promotion.log",
+            _, state, _ = dag_test("penguin_promotion", datetime.now(UTC).isoformat(), logs / "loop-promotion.log",
                                    env=env, conf={"force": True})
             decision = deployment(root)["history"][-1]
             event(f"penguin_promotion (force): {decision['action']} v{decision['version']}: {decision['reason']}")
@@ -273,7 +273,7 @@ def main() -> int:
 
         landing = Path(config.landing_uri.removeprefix("file://"))
         landing.mkdir(parents=True, exist_ok=True)
-        batch = landing / f"batch-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.csv"
+        batch = landing / f"batch-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv"
         sample = random.Random(1).sample(penguins(), 40)
         with batch.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(sample[0]))

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -52,7 +52,7 @@ class ArtifactStore:
         fs, path = self._fs(uri)
         return fs.exists(path)
 
-    def open(self, uri: str, mode: str = "rb"):
+    def open(self, uri: str, mode: str = "rb") -> IO[Any]:
         fs, path = self._fs(uri)
         if "w" in mode and isinstance(fs, LocalFileSystem):
             fs.makedirs(fs._parent(path), exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -43,12 +43,12 @@ NEWEST = "2026-03-01T10:58:53.120+00:00"
     ("last_request_at", "newest", "covered"),
     [
         (None, NEWEST, False),  # never requested
-        (datetime(2026, 3, 1, 10, 59, 9, tzinfo=timezone.utc), NEWEST, True),  # requested after the newest prediction
+        (datetime(2026, 3, 1, 10, 59, 9, tzinfo=UTC), NEWEST, True),  # requested after the newest prediction
         (datetime(2026, 3, 1, 10, 59, 9), NEWEST, True),  # a naive time is UTC
-        (datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc), NEWEST, False),  # traffic arrived after the request
-        (datetime(2026, 3, 1, 10, 58, 53, 120000, tzinfo=timezone.utc), NEWEST, False),  # same instant: not covered
+        (datetime(2026, 3, 1, 10, 30, tzinfo=UTC), NEWEST, False),  # traffic arrived after the request
+        (datetime(2026, 3, 1, 10, 58, 53, 120000, tzinfo=UTC), NEWEST, False),  # same instant: not covered
         (datetime(2026, 3, 1, 9, 59, tzinfo=timezone(-timedelta(hours=1))), NEWEST, True),  # 10:59 UTC
-        (datetime(2026, 3, 1, 10, 59, tzinfo=timezone.utc), None, False),  # nothing judged
+        (datetime(2026, 3, 1, 10, 59, tzinfo=UTC), None, False),  # nothing judged
     ],
 )
 def test_an_alert_is_covered_only_by_a_request_after_its_newest_prediction(last_request_at, newest, covered):

@@ -106,12 +106,12 @@ def _drifted_prediction_log(root: Path, rows: int = 200) -> None:
     training data, in the prediction log's layout (as the server writes it)."""
     import csv
     import random
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     source = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
     with source.open() as f:
         penguins = [r for r in csv.DictReader(f) if "NA" not in r.values()]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rng = random.Random(7)
     lines = []
     for i in range(rows):

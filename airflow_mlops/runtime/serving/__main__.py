@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from airflow_mlops.runtime.serving.config import ServingConfig
 from airflow_mlops.contract.layout import deployment_record_uri
+from airflow_mlops.runtime.serving.config import ServingConfig
 from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, http_get, stop_process_group
 
 DEFAULT_PIPELINE = "include/penguin/pipeline.yaml"

@@ -11,8 +11,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow_mlops.contract import join_uri
-
 CONFIG_ENV = "MLOPS_SERVING_CONFIG"
 ADMIN_TOKEN_ENV = "MLOPS_SERVING_ADMIN_TOKEN"
 

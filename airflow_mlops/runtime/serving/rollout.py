@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 from airflow_mlops.contract.layout import deployment_record_uri
+from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 from airflow_mlops.runtime.serving.record import Canary, Decision, DeploymentRecord, read_record, utc_now, write_record
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -18,11 +18,11 @@ def row_model(features: dict[str, str], descriptions: dict[str, str] | None = No
     fields = {}
     for name, kind in features.items():
         if kind == "numeric":
-            annotation = Optional[Annotated[float, Field(allow_inf_nan=False)]]
+            annotation = Annotated[float, Field(allow_inf_nan=False)] | None
         else:
-            annotation = Optional[Annotated[str, StringConstraints(max_length=MAX_STRING)]]
+            annotation = Annotated[str, StringConstraints(max_length=MAX_STRING)] | None
         fields[name] = (annotation, Field(..., description=descriptions.get(name) or f"{kind} feature"))
-    fields["request_id"] = (Optional[REQUEST_ID], Field(None, description="your id for this row; generated when absent"))
+    fields["request_id"] = (REQUEST_ID | None, Field(None, description="your id for this row; generated when absent"))
     return create_model("Row", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 

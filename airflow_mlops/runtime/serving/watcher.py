@@ -12,8 +12,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from airflow_mlops.runtime.serving.config import ServingConfig
 from airflow_mlops.contract.layout import deployment_record_uri
+from airflow_mlops.runtime.serving.config import ServingConfig
 from airflow_mlops.runtime.serving.models import LoadedModel, ModelCache
 from airflow_mlops.runtime.serving.record import read_record
 

@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     import tensorflow_data_validation as tfdv
 
+    from airflow_mlops.contract.config import load_pipeline_config
     from airflow_mlops.runtime.components.ingest import assign_splits, read_file, resolve_source
     from airflow_mlops.runtime.components.validate import infer_schema, write_schema
-    from airflow_mlops.contract.config import load_pipeline_config
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="the pipeline YAML")

@@ -7,7 +7,12 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.contract import ArtifactRef
-from airflow_mlops.provider.operators import CanaryAnalysisOperator, ComponentOperator, ComponentOutput, DeployModelOperator
+from airflow_mlops.provider.operators import (
+    CanaryAnalysisOperator,
+    ComponentOperator,
+    ComponentOutput,
+    DeployModelOperator,
+)
 
 VERSION = ArtifactRef("model_version", "ModelVersion", "models:/penguin/2", "register", "f2", "file:///a/execution.json",
                       {"name": "penguin", "version": "2", "model_uri": "gs://bucket/penguin/train/f1/attempt-1/model"})

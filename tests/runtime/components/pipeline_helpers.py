@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from airflow_mlops.contract import ArtifactRef, ComponentSpec, ExecutionRecord, RunInfo, join_uri
 from airflow_mlops.runtime.components.catalog import load_component
 from airflow_mlops.runtime.components.runner import run_component
-from airflow_mlops.contract import ArtifactRef, ComponentSpec, ExecutionRecord, RunInfo, join_uri
 
 REPO = Path(__file__).resolve().parents[3]
 PENGUIN_SCHEMA = REPO / "include" / "penguin" / "schema.pbtxt"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS
 from airflow_mlops.contract.layout import deployment_record_uri
+from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS
 from airflow_mlops.runtime.serving.record import read_record
 
 

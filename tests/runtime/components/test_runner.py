@@ -11,20 +11,20 @@ import pytest
 from component_cli import HERE, make_spec, run_cli
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.runtime.components.runner import run_component
 from airflow_mlops.contract import (
     ERROR_FILE,
-    ArtifactRef,
     EXECUTION_FILE,
     EXIT_REJECTED,
     RESULT_FILE,
     SPEC_FILE,
+    ArtifactRef,
     ComponentError,
     ErrorKind,
     ExecutionRecord,
     Status,
     join_uri,
 )
+from airflow_mlops.runtime.components.runner import run_component
 
 sys.path.insert(0, str(HERE))
 import toy_components  # noqa: E402

@@ -14,8 +14,8 @@ import pytest
 from pipeline_helpers import FEATURES, LABEL
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.runtime.components.transform import analyze_chunk, finalize, merge
 from airflow_mlops.contract import RESULT_FILE, SPEC_FILE, ExecutionRecord, join_uri
+from airflow_mlops.runtime.components.transform import analyze_chunk, finalize, merge
 from airflow_mlops.runtime.ml.features import training_arrays
 
 
