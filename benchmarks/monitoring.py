@@ -57,8 +57,9 @@ SETTINGS = {
 
 
 def penguins():
-    import pandas as pd
     from importlib import resources
+
+    import pandas as pd
 
     return pd.read_csv(str(resources.files("palmerpenguins").joinpath("data/penguins.csv")))
 
@@ -188,7 +189,7 @@ def main(sizes: tuple[int, ...] = SIZES) -> None:
 def print_table(results: dict) -> None:
     head = f"{'reader':<8} {'predictions':>11} {'read s':>7} {'assess s':>8} {'total s':>8} {'maxrss MB':>10} {'tracemalloc MB':>15} {'drift rows':>10} {'labelled':>8} {'status':>7}"
     print("\n" + head + "\n" + "-" * len(head))
-    for (path, size), r in results.items():
+    for (path, _size), r in results.items():
         print(f"{path:<8} {r['rows']:>11,} {r['read_s']:>7.2f} {r['assess_s']:>8.2f} {r['total_s']:>8.2f} "
               f"{r['rss_mb']:>10,.0f} {r['tracemalloc_mb']:>15,.0f} {r['tested_rows']:>10,} {r['labelled']:>8,} {r['status']:>7}")
 

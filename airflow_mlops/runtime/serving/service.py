@@ -19,15 +19,15 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException, ServiceUnavailable
 from pydantic import Field
 
-from airflow_mlops.runtime.serving.config import ADMIN_TOKEN_ENV, ServingConfig
 from airflow_mlops.contract.layout import predictions_uri
+from airflow_mlops.runtime.serving.config import ADMIN_TOKEN_ENV, ServingConfig
 from airflow_mlops.runtime.serving.limits import BodySizeLimit
 from airflow_mlops.runtime.serving.schema import Prediction, row_model
 
@@ -82,7 +82,7 @@ class PredictionService:
         use_challenger = [
             state.challenger is not None and self.random.random() < state.weight for _ in rows
         ]
-        timestamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         answers: list[dict[str, Any] | None] = [None] * len(rows)
         records: list[dict[str, Any]] = []
         groups = [("challenger", state.challenger), ("champion", state.champion)] if state.challenger else [("champion", state.champion)]

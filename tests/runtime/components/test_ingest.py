@@ -7,9 +7,9 @@ import pytest
 from component_cli import make_spec, run_cli
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ERROR_FILE, EXECUTION_FILE, EXIT_REJECTED, RESULT_FILE, ExecutionRecord, join_uri
 from airflow_mlops.runtime.components.ingest import COMPONENT
 from airflow_mlops.runtime.components.runner import run_component
-from airflow_mlops.contract import ERROR_FILE, EXECUTION_FILE, EXIT_REJECTED, RESULT_FILE, ExecutionRecord, join_uri
 
 SPLIT = {"train": 0.7, "eval": 0.15, "test": 0.15}
 

@@ -9,10 +9,10 @@ from log_helpers import SPECIES, log_records, record
 from pipeline_helpers import FEATURES, LABEL, Pipeline
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.runtime.components.monitor import COMPONENT
-from airflow_mlops.runtime.components.runner import run_component
 from airflow_mlops.contract import ComponentError, ErrorKind, join_uri
 from airflow_mlops.contract.layout import feedback_uri, predictions_uri, verdicts_uri
+from airflow_mlops.runtime.components.monitor import COMPONENT
+from airflow_mlops.runtime.components.runner import run_component
 
 # The penguin pipeline's monitoring settings (include/penguin/pipeline.yaml).
 SETTINGS = {"drift_share": 0.5, "must_not_drift": ["body_mass_g"], "min_rows": 30, "min_accuracy": 0.85, "min_labels": 20}
