@@ -176,7 +176,7 @@ def main() -> int:
     ):
         print(f"   {label:<18} {uri}")
     print(f"   {'artifacts':<18} {root}/{config.name}/")
-    print(f"   {'MLflow registry':<18} {resolve_tracking_uri(config)}  (model '{config.registry.model_name}')")
+    print(f"   {'MLflow registry':<18} {resolve_tracking_uri(config)}  (model '{config.model_name}')")
     print(f"   {'prediction log':<18} {root}/{config.name}/predictions/")
     print(f"   {'deployment record':<18} {root}/{config.name}/deployment/record.json   (make status)")
     print(f"\n   The server is still running on {url}: make rollback moves champion back, make stop stops it.")

@@ -178,7 +178,6 @@ class RollbackParams(Record):
 @dataclass(frozen=True, kw_only=True)
 class CanaryThresholds(Record):
     min_requests: int = option(50, "fewer challenger predictions at the end of the window: keep waiting", ge=0)
-    min_labels: int = option(10, "labelled predictions each version needs before accuracy is compared", ge=0)
     max_error_rate_increase: float = option(0.01, "challenger error rate may exceed the champion's by at most this", ge=0, le=1)
     max_latency_ratio: float = option(2.0, "challenger p95 latency may be at most this times the champion's", gt=0)
     max_accuracy_drop: float = option(
@@ -187,6 +186,7 @@ class CanaryThresholds(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class CanaryAnalysisParams(CanaryThresholds):
+    min_labels: int = option(10, "labelled predictions each version needs before accuracy is compared", ge=0)
     force: bool = option(False, "decide now, even before the canary window ends")
 
 

@@ -84,7 +84,7 @@ class Record:
         return record
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: nested records as mappings, tuples as lists."""
+        """Plain JSON: nested records as mappings, tuples as lists, unset optional fields left out."""
         return _plain(self)
 
     @classmethod
@@ -109,7 +109,8 @@ class Record:
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # an optional field left unset is omitted: reading the mapping back gives the same record
+        return {f.name: _plain(v) for f in dataclasses.fields(value) if (v := getattr(value, f.name)) is not None}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
@@ -217,7 +218,7 @@ def read_value(tp: Any, value: Any, path: str, problems: list[str], coerce: bool
                 return result
         problems.append(f"{path}: must be {_type_name(tp)} (got {value!r})")
         return _INVALID
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and issubclass(tp, Record):
         record = read_record(tp, value, path, problems, coerce)
         return _INVALID if record is None else record
     if origin is tuple:

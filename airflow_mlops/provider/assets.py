@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import Asset
@@ -54,7 +54,7 @@ def covered_by_request(verdict: Mapping[str, Any], last_request_at: datetime | N
         return None
     newest_at = datetime.fromisoformat(newest)
     if last_request_at.tzinfo is None:
-        last_request_at = last_request_at.replace(tzinfo=timezone.utc)
+        last_request_at = last_request_at.replace(tzinfo=UTC)
     if newest_at >= last_request_at:
         return None
     return (f"retraining was already requested at {last_request_at.isoformat(timespec='seconds')}, after the newest "

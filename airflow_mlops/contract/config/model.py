@@ -7,6 +7,7 @@ once, there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,8 +17,8 @@ from airflow_mlops.contract.params import (
     CanaryRollout,
     CanaryThresholds,
     EvaluateOptions,
-    IngestOptions,
     InfraValidationOptions,
+    IngestOptions,
     MonitorOptions,
     TrainOptions,
     ValidateOptions,
@@ -32,7 +33,7 @@ VERTEX_FIELDS = ("project", "region", "endpoint_id", "serving_container_image_ur
 CLOUD_RUN_FIELDS = ("project", "region", "service", "image")
 
 
-def _allowed_keys(allowed: tuple[str, ...]):
+def _allowed_keys(allowed: tuple[str, ...]) -> Callable[[dict[str, Any]], list[str]]:
     def check(value: dict[str, Any]) -> list[str]:
         return [f"{key}: unknown field (allowed: {', '.join(sorted(allowed))})" for key in value if key not in allowed]
 

@@ -69,7 +69,7 @@ def cloud_run_rollout(
     current_version: str | None = None,
     gcp_conn_id: str = "google_cloud_default",
     impersonation_chain: str | Sequence[str] | None = None,
-    log: logging.Logger | None = None,
+    log: logging.Logger | logging.LoggerAdapter | Any | None = None,
 ) -> dict[str, Any]:
     """Canary, promote or roll back ``version`` of ``model_name`` on the Cloud Run service ``settings["service"]``.
 

@@ -117,7 +117,7 @@ def vertex_rollout(
     weight: float = 0.1,
     gcp_conn_id: str = "google_cloud_default",
     impersonation_chain: str | Sequence[str] | None = None,
-    log: logging.Logger | None = None,
+    log: logging.Logger | logging.LoggerAdapter | Any | None = None,
 ) -> dict[str, Any]:
     """Canary, promote or roll back ``version`` of ``model_name`` on the endpoint ``settings["endpoint_id"]``.
 
@@ -147,8 +147,7 @@ def vertex_rollout(
     log = log or logging.getLogger(__name__)
     version, endpoint_id = str(version), str(settings["endpoint_id"])
     where = {"project_id": settings["project"], "region": settings["region"]}
-    hooks = {"gcp_conn_id": gcp_conn_id, "impersonation_chain": impersonation_chain}
-    endpoints = EndpointServiceHook(**hooks)
+    endpoints = EndpointServiceHook(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain)
     endpoint = endpoints.get_endpoint(endpoint=endpoint_id, **where)
     name = display_name(model_name, version)
     deployed_ids = [model.id for model in endpoint.deployed_models]
@@ -160,7 +159,7 @@ def vertex_rollout(
 
     uploaded = None
     if target_id is None:
-        models = ModelServiceHook(**hooks)
+        models = ModelServiceHook(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain)
         model = _find_model(models, where, name)
         if model is None and action == "rollback":
             raise ValueError(f"cannot roll back to {name}: it is neither deployed on endpoint {endpoint_id} nor uploaded")

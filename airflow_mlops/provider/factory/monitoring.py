@@ -9,13 +9,13 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_mlops.contract.config import PipelineConfig
+from airflow_mlops.contract.layout import landing_state_uri
+from airflow_mlops.contract.params import IngestParams, MonitorOptions, MonitorParams
 from airflow_mlops.provider.alerts import DEFAULT_ALERTS, AlertCallback
 from airflow_mlops.provider.assets import covered_by_request, new_examples_asset, retrain_asset
-from airflow_mlops.contract.config import PipelineConfig
-from airflow_mlops.contract.params import IngestParams, MonitorOptions, MonitorParams
 from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import IngestDataOperator, MonitorOperator
-from airflow_mlops.contract.layout import landing_state_uri
 from airflow_mlops.provider.sensors import NewDataSensor
 
 
@@ -75,7 +75,7 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
                 callback(verdict, context)
             return verdict
 
-        request_retraining(monitor.output)
+        request_retraining(monitor.output)  # type: ignore[arg-type]  # an XComArg, resolved at run time
     return dag
 
 
@@ -123,5 +123,5 @@ def data_arrival_dag(config: PipelineConfig | str | Path) -> DAG:
             return extra
 
         wait >> ingest
-        announce(wait.output, ingest.output)
+        announce(wait.output, ingest.output)  # type: ignore[arg-type]  # XComArgs, resolved at run time
     return dag

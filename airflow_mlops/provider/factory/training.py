@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, Param, task
-
-from airflow_mlops.provider.assets import new_examples_asset, retrain_asset, run_reason
 
 from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config
 from airflow_mlops.contract.params import (
@@ -20,9 +19,9 @@ from airflow_mlops.contract.params import (
     DeployParams,
     EvaluateOptions,
     EvaluateParams,
-    IngestParams,
     InfraValidateParams,
     InfraValidationOptions,
+    IngestParams,
     TrainOptions,
     TrainParams,
     TransformParams,
@@ -30,6 +29,7 @@ from airflow_mlops.contract.params import (
     ValidateParams,
 )
 from airflow_mlops.contract.typed import Record
+from airflow_mlops.provider.assets import new_examples_asset, retrain_asset, run_reason
 from airflow_mlops.provider.operators import (
     DeployModelOperator,
     EvaluateModelOperator,
@@ -62,7 +62,7 @@ def resolve_tracking_uri(config: PipelineConfig) -> str:
     return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
 
 
-def training_schedule(config: PipelineConfig):
+def training_schedule(config: PipelineConfig) -> Any:
     """The cron schedule **or** new data **or** a retraining request from monitoring."""
     from airflow.timetables.assets import AssetOrTimeSchedule
     from airflow.timetables.trigger import CronTriggerTimetable
@@ -70,7 +70,8 @@ def training_schedule(config: PipelineConfig):
     assets = new_examples_asset(config.name) | retrain_asset(config.name)
     if not config.schedule:
         return assets
-    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=assets)
+    # AssetOrTimeSchedule is typed for serialized assets; DAG authors pass SDK assets, as Airflow's docs do.
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(config.schedule, timezone="UTC"), assets=assets)  # type: ignore[arg-type]
 
 
 def component_defaults(config: PipelineConfig) -> dict:
@@ -92,7 +93,7 @@ def component_defaults(config: PipelineConfig) -> dict:
 
 def dag_defaults(config: PipelineConfig) -> dict:
     return dict(
-        start_date=datetime.combine(config.start_date, datetime.min.time(), tzinfo=timezone.utc),
+        start_date=datetime.combine(config.start_date, datetime.min.time(), tzinfo=UTC),
         catchup=False,
         default_args={
             "owner": config.owner,
@@ -140,7 +141,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
     ) as dag:
 
         @task(task_id="why")
-        def why(**context) -> dict:
+        def why(**context: Any) -> dict:
             """Why this run started (schedule, new data, drift, degradation, manual, backfill)."""
             events = context.get("triggering_asset_events") or {}
             pairs = [(event.asset.uri, event.extra or {}) for _, items in events.items() for event in items]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.contract.config.model import DEPLOY_TARGETS
 from airflow_mlops.contract.components import CANARY_ANALYSIS, DEPLOY, INFRA_VALIDATE, ROLLBACK
+from airflow_mlops.contract.config.model import DEPLOY_TARGETS
 from airflow_mlops.contract.params import CanaryThresholds
 from airflow_mlops.provider.operators.component import ComponentOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 
@@ -64,13 +67,13 @@ class DeployModelOperator(ComponentOperator):
         self.target_settings = dict(target_settings or {})
         self.gcp_conn_id = gcp_conn_id
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         result = super().execute(context)
         if self.target != "local":
             result["target"] = self.deploy_remote(result["outputs"]["deployment"]["properties"], context)
         return result
 
-    def deploy_remote(self, decision: Mapping[str, Any], context) -> dict[str, Any]:
+    def deploy_remote(self, decision: Mapping[str, Any], context: Context) -> dict[str, Any]:
         """Apply the registry's decision to the remote target."""
         action = {"bootstrap": "promote", "canary": "canary", "promote": "promote"}.get(decision["action"])
         if action is None:
@@ -121,7 +124,7 @@ class CanaryAnalysisOperator(ComponentOperator):
         given = thresholds.to_dict() if isinstance(thresholds, CanaryThresholds) else dict(thresholds or {})
         super().__init__(**{**given, **kwargs})
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         self.component_params = self.checked_params()  # a rendered "{{ params.force }}" is a bool from here on
         result = super().execute(context)
         report = result["outputs"]["canary_report"]["properties"]

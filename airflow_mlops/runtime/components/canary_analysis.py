@@ -20,17 +20,17 @@ Settings: ``registry``. Output ``canary_report`` (``canary_report.json``, ``repo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract.components import CANARY_ANALYSIS
-from airflow_mlops.contract.params import CanaryAnalysisParams, CanaryThresholds
+from airflow_mlops.contract.params import CanaryAnalysisParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 
 
-def judge(champion: dict[str, Any], challenger: dict[str, Any], params: CanaryThresholds) -> list[dict[str, Any]]:
+def judge(champion: dict[str, Any], challenger: dict[str, Any], params: CanaryAnalysisParams) -> list[dict[str, Any]]:
     """The checks of the challenger against the champion, each with whether it passed and why."""
     checks = []
     increase = challenger["error_rate"] - champion["error_rate"]
@@ -118,7 +118,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "canary_analysis"
     rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
-    report = analyse(ctx, rollout, datetime.now(timezone.utc))
+    report = analyse(ctx, rollout, datetime.now(UTC))
     ctx.log.info("decision: %s - %s", report["decision"].upper(), report["reason"])
     store = ArtifactStore()
     store.write_json(ctx.output_uri("canary_report", "canary_report.json"), report)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-from airflow_mlops.runtime.components.base import Component
 from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import BUILT_IN
+from airflow_mlops.runtime.components.base import Component
 
 COMPONENT_MODULES: dict[str, str] = {name: f"airflow_mlops.runtime.components.{name}" for name in BUILT_IN}
 

@@ -13,11 +13,10 @@ Inputs: ``model_version`` (ModelVersion) and its ``infra_blessing`` (InfraBlessi
 from __future__ import annotations
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import DEPLOY
 from airflow_mlops.contract.params import DeployParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
-
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:

@@ -25,11 +25,11 @@ import hashlib
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import INGEST
 from airflow_mlops.contract.params import IngestParams
-from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.contract.splits import split_ratio_problems
-from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_BUCKETS = 10_000

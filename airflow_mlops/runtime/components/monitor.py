@@ -24,13 +24,12 @@ Output ``monitoring``: ``report.html`` (Evidently), ``metrics.json`` (the figure
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import MONITOR
 from airflow_mlops.contract.params import MonitorParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
+
 
 def window(params: MonitorParams) -> tuple[str, str]:
     """``(window_start, window_end)`` in the prediction log's time format."""
@@ -96,11 +95,11 @@ def read_columns(uri: str, required: list[str], optional: list[str]):
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.contract.layout import feedback_uri, predictions_uri
     from airflow_mlops.runtime.monitoring.assessment import assess
     from airflow_mlops.runtime.monitoring.verdict import verdict_uri
-    from airflow_mlops.runtime.predictions.reader import read_prediction_frame
-    from airflow_mlops.contract.layout import feedback_uri, predictions_uri
     from airflow_mlops.runtime.predictions.feedback import read_feedback
+    from airflow_mlops.runtime.predictions.reader import read_prediction_frame
 
     params: MonitorParams = ctx.params
     root, pipeline = ctx.spec.artifact_root, ctx.spec.pipeline

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from airflow_mlops import __version__
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import REGISTER
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
 
 LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model")
 

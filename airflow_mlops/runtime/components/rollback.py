@@ -7,9 +7,9 @@ The prediction server follows within a poll.
 from __future__ import annotations
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import ROLLBACK
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:

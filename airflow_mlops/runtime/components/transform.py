@@ -16,10 +16,10 @@ from collections import Counter
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import TRANSFORM
 from airflow_mlops.contract.params import TransformParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.runtime.ml.examples import split_uri
 
 # -- analyzers: partial results per chunk, merged, finalised --------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.contract.params import MonitorOptions  # the defaults
 from airflow_mlops.runtime.monitoring.drift import MAX_DRIFT_ROWS, drift_report
 from airflow_mlops.runtime.monitoring.performance import classification_figures, classification_report
 from airflow_mlops.runtime.monitoring.report import render_html
@@ -35,11 +36,11 @@ def assess(
     features: Mapping[str, str],
     *,
     label: str | None = None,
-    drift_share: float = 0.5,
+    drift_share: float = MonitorOptions.drift_share,
     must_not_drift: Sequence[str] = (),
-    min_rows: int = 30,
-    min_accuracy: float = 0.85,
-    min_labels: int = 20,
+    min_rows: int = MonitorOptions.min_rows,
+    min_accuracy: float = MonitorOptions.min_accuracy,
+    min_labels: int = MonitorOptions.min_labels,
     max_rows: int = MAX_DRIFT_ROWS,
     context: Mapping[str, Any] | None = None,
     logger: logging.Logger | None = None,

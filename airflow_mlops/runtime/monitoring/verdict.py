@@ -4,11 +4,12 @@ a copy of it goes for sensors to watch."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_mlops.contract import join_uri
 from airflow_mlops.contract.layout import verdicts_uri
+from airflow_mlops.contract.params import MonitorOptions  # the defaults
 from airflow_mlops.runtime.predictions.partitions import utc_iso
 
 NO_TRAFFIC, OK, ALERT = "no_traffic", "ok", "alert"
@@ -30,9 +31,9 @@ def verdict(
     figures: Mapping[str, Any],
     drift_share: float,
     must_not_drift: Sequence[str] = (),
-    min_rows: int = 30,
-    min_accuracy: float = 0.85,
-    min_labels: int = 20,
+    min_rows: int = MonitorOptions.min_rows,
+    min_accuracy: float = MonitorOptions.min_accuracy,
+    min_labels: int = MonitorOptions.min_labels,
 ) -> dict[str, Any]:
     """The window's verdict.
 
@@ -51,7 +52,7 @@ def verdict(
     rows, labelled, accuracy = int(figures.get("rows", 0)), int(figures.get("labelled") or 0), figures.get("accuracy")
     drifted = list(figures.get("drifted_features") or [])
     base = {"rows": rows, "drift_share": figures.get("drift_share"), "drifted_features": drifted,
-            "accuracy": accuracy, "labelled": labelled, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "accuracy": accuracy, "labelled": labelled, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     if rows < max(min_rows, 1):
         reason = f"only {rows} predictions in the window: at least {min_rows} are needed to judge drift and accuracy"
         return {"status": NO_TRAFFIC, "drift": False, "degradation": False, "reasons": [reason], **base}

@@ -11,13 +11,18 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from airflow_mlops.contract.config.model import ServingSettings
+
 CONFIG_ENV = "MLOPS_SERVING_CONFIG"
 ADMIN_TOKEN_ENV = "MLOPS_SERVING_ADMIN_TOKEN"
 
 
-@dataclass(frozen=True)
-class ServingConfig:
-    """:param features: ``{name: "numeric" | "categorical"}``, the request schema.
+@dataclass(frozen=True, kw_only=True)
+class ServingConfig(ServingSettings):
+    """The pipeline's ``deployment.serving`` settings (host, port, poll_seconds, max_rows,
+    max_request_bytes) plus what the server is told by whoever starts it.
+
+    :param features: ``{name: "numeric" | "categorical"}``, the request schema.
     :param pin_version: serve exactly this model version and ignore aliases and the deployment
         record (infra validation of a candidate).
     :param log_predictions: append every prediction to the sink under the artifact root.
@@ -31,11 +36,6 @@ class ServingConfig:
     artifact_root: str
     features: dict[str, str]
     cache_dir: str
-    host: str = "127.0.0.1"
-    port: int = 3000
-    poll_seconds: float = 5.0
-    max_rows: int = 1000
-    max_request_bytes: int = 1_048_576
     pin_version: str | None = None
     log_predictions: bool = True
     log_flush_rows: int = 1000
