@@ -203,7 +203,6 @@ class MonitorOptions(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonitorParams(MonitorOptions, FeaturesParam):
-    label: str | None = option(None, "the label column of the training data")
+class MonitorParams(MonitorOptions, FeaturesParam, LabelParam):
     window_start: str = option(doc="ISO time: the first prediction of the window")
     window_end: str = option(doc="ISO time: the window ends before this")

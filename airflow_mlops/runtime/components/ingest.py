@@ -1,20 +1,12 @@
 """ingest: read CSV or Parquet from a local path, ``gs://`` or a package, snapshot it as Parquet and
 split it deterministically into train/eval/test.
 
-Parameters (``spec.params``):
-
-- ``source``: a file, a directory or prefix (every ``.csv``/``.parquet`` under it), a glob, or
-  ``package://<package>/<path>`` for data shipped inside an installed package; or a list of
-  these (e.g. the original data and the landing prefix where new batches arrive), where an
-  entry without files yet is skipped as long as some entry has files.
-- ``format``: ``csv``, ``parquet`` or ``auto`` (from each file's extension).
-- ``include_feedback``: also take the served predictions whose labels have arrived
-  (``<artifact_root>/<pipeline>/feedback/*.csv`` joined to the prediction log by request id),
-  so a retraining learns from production traffic.
-- ``label``: the label column; it must be present.
-- ``split``: ratios by split name, e.g. ``{"train": 0.7, "eval": 0.15, "test": 0.15}``.
-- ``split_key``: columns whose values decide a row's split (default: every column), so the same
-  row always lands in the same split whatever else is in the file.
+Parameters: :class:`~airflow_mlops.contract.params.IngestParams`. ``source`` is a file, a
+directory or prefix (every ``.csv``/``.parquet`` under it), a glob, ``package://<package>/<path>``
+for data shipped inside an installed package, or a list of these (e.g. the original data and the
+landing prefix where new batches arrive), where an entry without files yet is skipped as long as
+some entry has files. ``split_key`` columns decide a row's split, so the same row always lands in
+the same split whatever else is in the file.
 
 Output ``examples`` (type ``Examples``): ``<split>.parquet`` per split.
 """
@@ -28,7 +20,6 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import INGEST
 from airflow_mlops.contract.params import IngestParams
-from airflow_mlops.contract.splits import split_ratio_problems
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -39,7 +30,7 @@ def _data_error(message: str, **details: Any) -> ComponentError:
     return ComponentError(ErrorKind.DATA, message, details)
 
 
-def resolve_source(source: str | list[str]) -> list[str]:
+def resolve_source(source: str | list[str] | tuple[str, ...]) -> list[str]:
     """The data files that ``source`` names, as URIs, sorted; a data error if there are none."""
     if isinstance(source, str):
         return _resolve_one(source)
@@ -195,64 +186,79 @@ def _write_parquet(frame, uri: str) -> None:
         pq.write_table(table, f)
 
 
-def run(ctx: ExecutionContext) -> ComponentResult:
-    import pandas as pd
-
-    params: IngestParams = ctx.params
-    source, label = params.source, params.label
-    ratios = {name: float(value) for name, value in params.split.items()}
-    problems = split_ratio_problems(ratios)
-    if problems:
-        raise ComponentError(ErrorKind.CONFIG, "ingest: invalid split ratios: " + "; ".join(problems))
-
-    files = resolve_source(source)
-    ctx.log.info("reading %d file(s) from %s", len(files), source)
+def read_sources(params: IngestParams, ctx: ExecutionContext) -> tuple[list[str], list[Any]]:
+    """The source files, and one frame per file (each must have the label column) plus the
+    labelled production traffic when ``include_feedback`` is on."""
+    files = resolve_source(params.source)
+    ctx.log.info("reading %d file(s) from %s", len(files), params.source)
     frames = []
     for uri in files:
         frame = read_file(uri, params.format)
-        if label not in frame.columns:
+        if params.label not in frame.columns:
             raise _data_error(
-                f"label column {label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}",
+                f"label column {params.label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}",
                 file=uri,
-                label=label,
+                label=params.label,
                 columns=[str(c) for c in frame.columns],
             )
         ctx.log.info("%s: %d rows, %d columns", uri, len(frame), len(frame.columns))
         frames.append(frame)
     if params.include_feedback:
-        traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, label)
+        traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, params.label)
         ctx.log.info("labelled production traffic (prediction log + feedback): %d rows", len(traffic))
         if len(traffic):
             frames.append(traffic)
+    return files, frames
+
+
+def combine(frames: list[Any]) -> Any:
+    """The frames as one; an integer column missing from some frames stays integer (nullable)."""
+    import pandas as pd
+
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for column in data.columns:  # an integer column missing from some frames stays integer (nullable)
+    for column in data.columns:
         kinds = {f[column].dtype.kind for f in frames if column in f.columns}
         if kinds == {"i"} and data[column].dtype.kind == "f":
             data[column] = data[column].astype("Int64")
-    if data.empty:
-        raise _data_error(f"no rows in {source}: the file(s) have a header but no data", source=source, files=files)
+    return data
 
-    key_columns = list(params.split_key) or [str(c) for c in data.columns]
-    splits = assign_splits(data, ratios, key_columns)
-    examples_uri = ctx.output_uri("examples")
+
+def write_splits(data: Any, params: IngestParams, examples_uri: str, ctx: ExecutionContext) -> dict[str, int]:
+    """``<split>.parquet`` per split; the row count of each."""
+    ratios = {name: float(value) for name, value in params.split.items()}
+    splits = assign_splits(data, ratios, list(params.split_key) or [str(c) for c in data.columns])
     counts: dict[str, int] = {}
     for name in ratios:
         part = data[splits == name]
         counts[name] = int(len(part))
         _write_parquet(part, f"{examples_uri}/{name}.parquet")
         ctx.log.info("split %s: %d rows", name, counts[name])
+    return counts
 
-    content_fingerprint = hashlib.sha256(
-        pd.util.hash_pandas_object(data.astype(str), index=False).values.tobytes()
-    ).hexdigest()[:20]
+
+def content_fingerprint(data: Any) -> str:
+    import pandas as pd
+
+    return hashlib.sha256(pd.util.hash_pandas_object(data.astype(str), index=False).values.tobytes()).hexdigest()[:20]
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    params: IngestParams = ctx.params  # split ratios were checked with the parameters
+    files, frames = read_sources(params, ctx)
+    data = combine(frames)
+    if data.empty:
+        raise _data_error(f"no rows in {params.source}: the file(s) have a header but no data",
+                          source=params.source, files=files)
+    examples_uri = ctx.output_uri("examples")
+    counts = write_splits(data, params, examples_uri, ctx)
     properties = {
         "splits": counts,
         "rows": int(len(data)),
         "columns": {str(c): str(t) for c, t in data.dtypes.items()},
-        "label": label,
-        "source": source,
+        "label": params.label,
+        "source": params.source,
         "files": files,
-        "content_fingerprint": content_fingerprint,
+        "content_fingerprint": content_fingerprint(data),
     }
     metrics = {"rows": int(len(data)), **{f"rows_{name}": n for name, n in counts.items()}}
     return ComponentResult(outputs={"examples": OutputArtifact(uri=examples_uri, properties=properties)}, metrics=metrics)

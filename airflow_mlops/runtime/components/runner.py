@@ -7,12 +7,11 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.runtime.components.base import Component, ExecutionContext
 from airflow_mlops.contract import (
     EXECUTION_FILE,
     ArtifactRef,
@@ -26,12 +25,13 @@ from airflow_mlops.contract import (
     join_uri,
 )
 from airflow_mlops.contract.typed import RecordError
+from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext
 
 log = logging.getLogger("airflow_mlops.runtime.components")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore) -> None:
@@ -86,14 +86,27 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
     :return: the execution record; ``cache_hit`` tells whether the work was reused.
     """
     store = store or ArtifactStore()
-    check_inputs(component, spec, store)
     params = typed_params(component, spec)
+    check_inputs(component, spec, store)
     if component.params is not None:  # defaults filled in: the same step written two ways is one execution
         spec = replace(spec, params=params.to_dict())
     fp = compute_fingerprint(component, spec)
     out_dir = execution_dir(spec.artifact_root, spec.pipeline, component.name, fp)
     scratch = join_uri(spec.artifact_root, spec.pipeline, "_scratch", component.name, fp)
 
+    cached = cached_record(component, spec, store, out_dir, fp)
+    if cached is not None:
+        return cached
+    attempt = execute_attempt(component, spec, params, out_dir, scratch)
+    record = write_record(component, spec, store, out_dir, fp, attempt)
+    store.remove(scratch)
+    log.info("%s succeeded in %.2f s; record %s", component.name, record.duration_seconds, join_uri(out_dir, EXECUTION_FILE))
+    return record
+
+
+def cached_record(component: Component, spec: ComponentSpec, store: ArtifactStore, out_dir: str, fp: str) -> ExecutionRecord | None:
+    """The succeeded record of this fingerprint, marked as a cache hit, if the step may reuse it;
+    ``None`` (and the reason logged) when it executes."""
     if not component.cacheable:
         log.info("%s always runs (it changes state outside the artifact store): %s", component.name, fp)
     elif spec.cache:
@@ -104,17 +117,39 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
         log.info("cache miss: %s %s", component.name, fp)
     else:
         log.info("cache disabled for this run: executing %s %s", component.name, fp)
+    return None
 
-    # Each execution writes into its own attempt directory and only the record, written last,
-    # says which attempt counts. A killed attempt, a concurrent run of the same step (backfills)
-    # or a re-execution with the cache off can then never clobber outputs someone is reading.
+
+@dataclass(frozen=True)
+class Attempt:
+    """One execution of a component: its result and when it started."""
+
+    result: ComponentResult
+    started_at: str
+    started_monotonic: float
+
+
+def execute_attempt(component: Component, spec: ComponentSpec, params: Any, out_dir: str, scratch: str) -> Attempt:
+    """Run the component into a fresh attempt directory; every declared output must come back.
+
+    Each execution writes into its own attempt directory and only the record, written last,
+    says which attempt counts. A killed attempt, a concurrent run of the same step (backfills)
+    or a re-execution with the cache off can then never clobber outputs someone is reading.
+    """
     started, t0 = _now(), time.monotonic()
     attempt_dir = join_uri(out_dir, f"attempt-{started[:19].replace(':', '')}-{uuid.uuid4().hex[:6]}")
     result = component.run(ExecutionContext(spec=spec, output_dir=attempt_dir, scratch_dir=scratch, log=log, params=params))
     missing = set(component.outputs) - set(result.outputs)
     if missing:
         raise ComponentError(ErrorKind.INTERNAL, f"{component.name} did not produce outputs: {sorted(missing)}")
+    return Attempt(result, started, t0)
 
+
+def write_record(
+    component: Component, spec: ComponentSpec, store: ArtifactStore, out_dir: str, fp: str, attempt: Attempt
+) -> ExecutionRecord:
+    """The succeeded execution record of ``attempt``, written to ``out_dir``: from now on its
+    outputs are the step's."""
     record_uri = join_uri(out_dir, EXECUTION_FILE)
     outputs = {
         name: ArtifactRef(
@@ -126,7 +161,7 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
             execution_uri=record_uri,
             properties=artifact.properties,
         )
-        for name, artifact in result.outputs.items()
+        for name, artifact in attempt.result.outputs.items()
     }
     record = ExecutionRecord(
         component=component.name,
@@ -137,15 +172,13 @@ def run_component(component: Component, spec: ComponentSpec, store: ArtifactStor
         params=spec.params,
         inputs=spec.inputs,
         outputs=outputs,
-        metrics=result.metrics,
-        started_at=started,
+        metrics=attempt.result.metrics,
+        started_at=attempt.started_at,
         ended_at=_now(),
-        duration_seconds=round(time.monotonic() - t0, 3),
+        duration_seconds=round(time.monotonic() - attempt.started_monotonic, 3),
         host=socket.gethostname(),
         executor=f"pid {os.getpid()}",
         run=spec.run,
     )
     store.write_record(out_dir, record)
-    store.remove(scratch)
-    log.info("%s succeeded in %.2f s; record %s", component.name, record.duration_seconds, record_uri)
     return record

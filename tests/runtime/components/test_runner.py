@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -135,3 +136,33 @@ def test_cli_reports_a_crash_as_internal_and_retryable(artifact_root, counter):
     report = ArtifactStore().read_json(join_uri(artifact_root, "penguin", "_invocations", "inv", ERROR_FILE))
     assert report["kind"] == "internal"
     assert "simulated crash" in report["message"] and "Traceback" in report["details"]["traceback"]
+
+
+def test_cli_rejects_a_spec_with_wrong_parameters_naming_each_field(artifact_root):
+    """A built-in component reads its spec into its parameter record before anything runs."""
+    result = run_cli(make_spec("train", artifact_root, {"label": "species", "epochs": "many", "learning_rat": 0.1}))
+    assert result.returncode == EXIT_REJECTED
+    report = ArtifactStore().read_json(join_uri(artifact_root, "penguin", "_invocations", "inv", ERROR_FILE))
+    assert report["kind"] == "config"
+    assert report["message"].startswith("train: invalid parameters in the spec:")
+    assert report["details"]["problems"] == [
+        "learning_rat: unknown field (allowed: batch_size, epochs, hidden_units, label, learning_rate, seed)",
+        "epochs: must be an integer (got 'many')",
+    ]
+
+
+def test_defaults_filled_in_or_written_out_are_one_execution(artifact_root):
+    """The fingerprint is taken over the record with its defaults, so spelling a default out is
+    not a new execution (nor a cache miss)."""
+    from airflow_mlops.runtime.components.catalog import load_component
+    from airflow_mlops.runtime.components.runner import compute_fingerprint, typed_params
+
+    component = load_component("rollback")
+    implicit = make_spec("rollback", artifact_root, {})
+    explicit = make_spec("rollback", artifact_root, {"reason": "rollback requested"})
+    other = make_spec("rollback", artifact_root, {"reason": "bad canary"})
+
+    def fp(spec):  # as run_component takes it: over the record, defaults filled in
+        return compute_fingerprint(component, dataclasses.replace(spec, params=typed_params(component, spec).to_dict()))
+
+    assert fp(implicit) == fp(explicit) != fp(other)
