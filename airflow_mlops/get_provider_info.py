@@ -37,12 +37,52 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "sensors": [
-            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.sensors.new_data", "airflow_mlops.provider.sensors.drift"]}
+        "sensors": [{"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.sensors.new_data"]}],
+        "triggers": [{"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.triggers.new_data"]}],
+        "hooks": [
+            {
+                "integration-name": "MLOps",
+                "python-modules": ["airflow_mlops.provider.hooks.mlflow", "airflow_mlops.provider.hooks.storage"],
+            }
         ],
-        "triggers": [
-            {"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.drift"]}
+        # Form fields are declared here (Airflow >= 3.2), not by the hook's deprecated
+        # get_connection_form_widgets/get_ui_field_behaviour; values are stored in the extra.
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_mlops.provider.hooks.mlflow.MlflowHook",
+                "hook-name": "MLflow",
+                "connection-type": "mlflow",
+                "conn-fields": {
+                    "tracking_uri": {
+                        "label": "Tracking URI",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Any MLflow tracking URI (e.g. databricks, sqlite:///..., https://...); "
+                        "wins over host and port.",
+                    },
+                    "token": {
+                        "label": "Bearer token",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                        "description": "Sent as MLFLOW_TRACKING_TOKEN.",
+                    },
+                    "insecure_tls": {
+                        "label": "Skip TLS verification",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Scheme", "login": "Username"},
+                    "placeholders": {
+                        "host": "mlflow.example.com (or a whole URL)",
+                        "schema": "http or https (default http)",
+                        "port": "5000",
+                        "login": "MLFLOW_TRACKING_USERNAME (basic auth)",
+                        "password": "MLFLOW_TRACKING_PASSWORD (basic auth)",
+                    },
+                },
+            }
         ],
+        "extra-links": [],
         "config": {
             "mlops": {
                 "description": "Where the ML runtime plane lives and where artifacts go.",

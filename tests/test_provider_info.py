@@ -6,6 +6,7 @@ import importlib
 import json
 import subprocess
 from importlib.metadata import entry_points, version
+from pathlib import Path
 
 from conftest import AIRFLOW_BIN
 
@@ -18,10 +19,56 @@ def test_entry_point_and_provider_info():
     assert info == get_provider_info()
     assert info["package-name"] == "airflow-mlops"
     assert info["versions"] == [version("airflow-mlops")]
-    for group in info["operators"]:
-        for module in group["python-modules"]:
-            importlib.import_module(module)
+    for kind in ("operators", "sensors", "triggers", "hooks"):
+        for group in info[kind]:
+            for module in group["python-modules"]:
+                importlib.import_module(module)
+    assert info["sensors"][0]["python-modules"] == ["airflow_mlops.provider.sensors.new_data"]
+    assert info["triggers"][0]["python-modules"] == ["airflow_mlops.provider.triggers.new_data"]
+    assert info["hooks"][0]["python-modules"] == ["airflow_mlops.provider.hooks.mlflow", "airflow_mlops.provider.hooks.storage"]
+    assert info["extra-links"] == []
     assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "alert_webhook"}
+
+
+def test_provider_info_matches_airflows_schema():
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_connection_types_name_their_hooks():
+    for entry in get_provider_info()["connection-types"]:
+        module, name = entry["hook-class-name"].rsplit(".", 1)
+        hook = getattr(importlib.import_module(module), name)
+        assert (hook.conn_type, hook.hook_name) == (entry["connection-type"], entry["hook-name"])
+    (mlflow,) = get_provider_info()["connection-types"]
+    assert set(mlflow["conn-fields"]) == {"tracking_uri", "token", "insecure_tls"}
+    assert mlflow["conn-fields"]["token"]["schema"]["format"] == "password"  # masked in the UI
+
+
+def airflow_json(env: dict[str, str], *command: str) -> list[dict]:
+    result = subprocess.run(
+        [str(AIRFLOW_BIN), "providers", *command, "--output", "json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout[result.stdout.index("[") :])
+
+
+def test_airflow_providers_hooks_shows_the_mlflow_connection_type(airflow_env):
+    hooks = {h["connection_type"]: h for h in airflow_json(airflow_env, "hooks")}
+    assert hooks["mlflow"]["class"] == "airflow_mlops.provider.hooks.mlflow.MlflowHook"
+    assert hooks["mlflow"]["package_name"] == "airflow-mlops"
+    widgets = {w["connection_parameter_name"] for w in airflow_json(airflow_env, "widgets")}
+    assert {"extra__mlflow__tracking_uri", "extra__mlflow__token", "extra__mlflow__insecure_tls"} <= widgets
+    behaviours = {b["field_behaviours"] for b in airflow_json(airflow_env, "behaviours")}
+    assert "mlflow" in behaviours
+
+
+def test_airflow_providers_links_lists_no_link_of_ours_yet(airflow_env):
+    links = airflow_json(airflow_env, "links")
+    assert not [link for link in links if "airflow_mlops" in json.dumps(link)]
 
 
 def test_airflow_providers_list_shows_the_package(airflow_env):

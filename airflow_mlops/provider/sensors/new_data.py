@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_mlops.artifacts.locks import file_lock
 from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.provider.hooks.storage import ArtifactStorageHook
 from airflow_mlops.provider.triggers.new_data import NewDataTrigger, read_state, unclaimed_objects
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def claim(store: ArtifactStore, state_uri: str, objects: Sequence[str], run_id: 
             return earlier
         fresh = sorted(set(objects) - set(state["claimed"]))
         if fresh:
-            at = datetime.now(timezone.utc).isoformat()
+            at = datetime.now(UTC).isoformat()
             state["claimed"].update(dict.fromkeys(fresh, at))
             state["batches"].append({"at": at, "objects": fresh, "run_id": run_id, "batch_id": batch_id(fresh)})
             store.write_json(state_uri, state)
@@ -81,8 +83,11 @@ class NewDataSensor(BaseSensorOperator):
     :param state_uri: the JSON claim state file; keep it outside ``prefix`` (templated).
     :param pattern: ``fnmatch`` pattern on object names (templated).
     :param poll_seconds: seconds between two looks (also the poke interval).
-    :param deferrable: wait in the triggerer instead of occupying a worker slot.
-    :param storage_options: fsspec options.
+    :param deferrable: wait in the triggerer instead of occupying a worker slot (default: the
+        ``[operators] default_deferrable`` option).
+    :param gcp_conn_id: the Google Cloud connection for a ``gs://`` prefix or state file (see
+        :class:`~airflow_mlops.provider.hooks.storage.ArtifactStorageHook`); resolved on the worker
+        and, while deferred, in the triggerer.
     """
 
     template_fields: Sequence[str] = ("prefix", "state_uri", "pattern")
@@ -95,8 +100,8 @@ class NewDataSensor(BaseSensorOperator):
         state_uri: str,
         pattern: str = "*",
         poll_seconds: float = 30,
-        deferrable: bool = True,
-        storage_options: dict[str, Any] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        gcp_conn_id: str = ArtifactStorageHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_seconds)
@@ -106,11 +111,12 @@ class NewDataSensor(BaseSensorOperator):
         self.pattern = pattern
         self.poll_seconds = poll_seconds
         self.deferrable = deferrable
-        self.storage_options = storage_options
+        self.gcp_conn_id = gcp_conn_id
 
-    @property
+    @cached_property
     def store(self) -> ArtifactStore:
-        return ArtifactStore(self.storage_options)
+        """The store for ``prefix`` and ``state_uri`` (after rendering), with the connection's credentials."""
+        return ArtifactStorageHook(gcp_conn_id=self.gcp_conn_id).store(self.prefix, self.state_uri)
 
     def _claim(self, context: Context, objects: Sequence[str]) -> dict[str, Any] | None:
         claimed = claim(self.store, self.state_uri, objects, run_id=context.get("run_id"))
@@ -128,7 +134,7 @@ class NewDataSensor(BaseSensorOperator):
             state_uri=self.state_uri,
             poll_seconds=self.poll_seconds,
             pattern=self.pattern,
-            storage_options=self.storage_options,
+            gcp_conn_id=self.gcp_conn_id,
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_mlops.provider.triggers.drift import VerdictTrigger
 from airflow_mlops.provider.triggers.new_data import NewDataTrigger
 
-__all__ = ["NewDataTrigger", "VerdictTrigger"]
+__all__ = ["NewDataTrigger"]

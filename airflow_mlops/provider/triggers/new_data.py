@@ -16,6 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from fsspec.core import url_to_fs
 
 from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.provider.hooks.storage import ArtifactStorageHook
 
 #: Name endings of objects still being written (``gsutil``/Hadoop/``curl`` partial uploads).
 PARTIAL_SUFFIXES = (".tmp", ".part", "._COPYING_")
@@ -96,7 +97,9 @@ class NewDataTrigger(BaseTrigger):
     :param state_uri: the JSON file recording the objects already claimed (read only).
     :param poll_seconds: seconds between two listings.
     :param pattern: ``fnmatch`` pattern on the object's name.
-    :param storage_options: fsspec options (e.g. a GCS ``token``).
+    :param gcp_conn_id: the Google Cloud connection for a ``gs://`` prefix or state file,
+        resolved in the triggerer (see :class:`~airflow_mlops.provider.hooks.storage.ArtifactStorageHook`);
+        only its id is serialized, never credentials.
     """
 
     def __init__(
@@ -105,14 +108,14 @@ class NewDataTrigger(BaseTrigger):
         state_uri: str,
         poll_seconds: float = 30,
         pattern: str = "*",
-        storage_options: dict[str, Any] | None = None,
+        gcp_conn_id: str = ArtifactStorageHook.default_conn_name,
     ):
         super().__init__()
         self.prefix = prefix
         self.state_uri = state_uri
         self.poll_seconds = poll_seconds
         self.pattern = pattern
-        self.storage_options = storage_options
+        self.gcp_conn_id = gcp_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -122,12 +125,19 @@ class NewDataTrigger(BaseTrigger):
                 "state_uri": self.state_uri,
                 "poll_seconds": self.poll_seconds,
                 "pattern": self.pattern,
-                "storage_options": self.storage_options,
+                "gcp_conn_id": self.gcp_conn_id,
             },
         )
 
+    def _store(self) -> ArtifactStore:
+        return ArtifactStorageHook(gcp_conn_id=self.gcp_conn_id).store(self.prefix, self.state_uri)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        store = ArtifactStore(self.storage_options)
+        try:  # in a thread: connections are looked up synchronously, off the event loop
+            store = await asyncio.to_thread(self._store)
+        except Exception as e:
+            yield TriggerEvent({"status": "error", "message": f"{type(e).__name__}: {e}"})
+            return
         while True:
             try:
                 objects = await asyncio.to_thread(unclaimed_objects, store, self.prefix, self.state_uri, self.pattern)

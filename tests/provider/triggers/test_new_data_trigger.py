@@ -1,17 +1,13 @@
-"""NewDataTrigger and NewDataSensor: each landed object is handed out exactly once, on local disk
-and on gs:// (the GCS emulator), across triggerer restarts and racing sensors."""
+"""NewDataTrigger: each landed object is reported until a sensor claims it, on local disk and on
+gs:// (the GCS emulator), across triggerer restarts; it serializes a connection id, never credentials."""
 
 from __future__ import annotations
 
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
-
 from trigger_helpers import collect, recreate
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -43,14 +39,12 @@ def state_uri(tmp_path: Path) -> str:
 
 
 def sensor(landing: Path | str, state_uri: str, **kwargs: Any) -> NewDataSensor:
+    kwargs.setdefault("deferrable", True)
     return NewDataSensor(task_id="wait", prefix=str(landing), state_uri=state_uri, poll_seconds=POLL, **kwargs)
 
 
 def claimed(state_uri: str) -> set[str]:
     return set(ArtifactStore().read_json(state_uri)["claimed"])
-
-
-# -- the trigger ------------------------------------------------------------------------------
 
 
 def test_each_batch_is_yielded_once_and_partial_files_never(landing, state_uri):
@@ -122,9 +116,9 @@ def test_partial_names(name, partial):
     assert is_partial(name) is partial
 
 
-def test_serialize_round_trips(state_uri):
+def test_serialize_round_trips_with_the_connection_id_only(state_uri):
     trigger = NewDataTrigger(
-        prefix="gs://b/landing", state_uri=state_uri, poll_seconds=7, pattern="*.csv", storage_options={"token": "anon"}
+        prefix="gs://b/landing", state_uri=state_uri, poll_seconds=7, pattern="*.csv", gcp_conn_id="landing_gcp"
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_mlops.provider.triggers.new_data.NewDataTrigger"
@@ -136,8 +130,9 @@ def test_serialize_round_trips(state_uri):
         "state_uri": state_uri,
         "poll_seconds": 7,
         "pattern": "*.csv",
-        "storage_options": {"token": "anon"},
+        "gcp_conn_id": "landing_gcp",
     }
+    assert NewDataTrigger(prefix="p", state_uri="s").serialize()[1]["gcp_conn_id"] == "google_cloud_default"
 
 
 def test_a_restarted_triggerer_misses_nothing_and_repeats_nothing(landing, state_uri):
@@ -184,114 +179,20 @@ def test_a_missing_gcs_prefix_is_waited_for(gcs_bucket):
     assert collect(trigger, timeout=0.5) is None
 
 
-# -- the sensor -------------------------------------------------------------------------------
+def test_the_trigger_on_gcs_uses_the_connections_credentials(gcs_bucket, monkeypatch):
+    """The connection (anonymous, as the emulator wants) is resolved in the triggerer: a trigger
+    re-created from its kwargs finds it again by id."""
+    conn = '{"conn_type": "google_cloud_platform", "extra": {"is_anonymous": true, "project": "landing-project"}}'
+    monkeypatch.setenv("AIRFLOW_CONN_LANDING_GCP", conn)
+    gcs_bucket.blob("landing/a.csv").upload_from_string("a,b\n1,2\n")
+    prefix, state = f"gs://{gcs_bucket.name}/landing", f"gs://{gcs_bucket.name}/state.json"
+    trigger = NewDataTrigger(prefix=prefix, state_uri=state, poll_seconds=POLL, gcp_conn_id="landing_gcp")
+    assert trigger._store().storage_options["project"] == "landing-project"
+    assert collect(recreate(trigger), timeout=10)[0]["objects"] == [f"{prefix}/a.csv"]
 
 
-def test_execute_defers_when_there_is_nothing_new(landing, state_uri):
-    task = sensor(landing, state_uri, pattern="*.csv", timeout=600)
-    with pytest.raises(TaskDeferred) as deferred:
-        task.execute({"run_id": "r1"})
-    assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.timeout.total_seconds() == 600
-    assert deferred.value.trigger.serialize() == (
-        "airflow_mlops.provider.triggers.new_data.NewDataTrigger",
-        {
-            "prefix": str(landing),
-            "state_uri": state_uri,
-            "poll_seconds": POLL,
-            "pattern": "*.csv",
-            "storage_options": None,
-        },
-    )
-
-
-def test_execute_returns_at_once_when_there_is_new_data(landing, state_uri):
-    objects = land(landing, "a.csv", "b.csv")
-    assert sensor(landing, state_uri).execute({"run_id": "r1"}) == {"objects": objects, "batch_id": batch_id(objects)}
-    assert claimed(state_uri) == set(objects)
-    with pytest.raises(TaskDeferred):
-        sensor(landing, state_uri).execute({"run_id": "r2"})
-
-
-def test_execute_complete_claims_and_a_racing_sensor_waits_again(landing, state_uri):
-    objects = land(landing, "a.csv", "b.csv")
-    event = collect(NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL))[0]
-    winner = sensor(landing, state_uri).execute_complete({"run_id": "r1"}, event)
-    assert winner == {"objects": objects, "batch_id": batch_id(objects)}
-    state = ArtifactStore().read_json(state_uri)
-    assert set(state["claimed"]) == set(objects) and [b["run_id"] for b in state["batches"]] == ["r1"]
-
-    with pytest.raises(TaskDeferred) as deferred:  # the same event, handled by a second sensor
-        sensor(landing, state_uri).execute_complete({"run_id": "r2"}, event)
-    assert isinstance(deferred.value.trigger, NewDataTrigger)
-    assert len(ArtifactStore().read_json(state_uri)["batches"]) == 1
-
-
-def test_a_partly_claimed_event_hands_out_only_the_rest(landing, state_uri):
-    a, b = land(landing, "a.csv", "b.csv")
-    claim(ArtifactStore(), state_uri, [a], run_id="other")
-    result = sensor(landing, state_uri).execute_complete({"run_id": "r"}, {"status": "success", "objects": [a, b]})
-    assert result["objects"] == [b]
-
-
-def test_claims_racing_in_parallel_hand_each_object_out_once(landing, state_uri, monkeypatch):
-    """Every claimer reads the state slowly, so unserialized read-check-writes would overlap."""
-    objects = land(landing, "a.csv", "b.csv")
-    read_json = ArtifactStore.read_json
-
-    def slow_read(self, uri):
-        try:
-            return read_json(self, uri)
-        finally:
-            time.sleep(0.1)
-
-    monkeypatch.setattr(ArtifactStore, "read_json", slow_read)
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda i: claim(ArtifactStore(), state_uri, objects, run_id=f"r{i}"), range(4)))
-    assert sorted(results, key=len) == [[], [], [], objects]
-    assert len(read_json(ArtifactStore(), state_uri)["batches"]) == 1
-
-
-def test_an_error_event_fails_the_task(landing, state_uri):
-    with pytest.raises(AirflowException, match="bucket gone"):
-        sensor(landing, state_uri).execute_complete({}, {"status": "error", "message": "bucket gone"})
-
-
-def test_poke_claims_new_data_once(landing, state_uri):
-    task = sensor(landing, state_uri, deferrable=False)
-    assert task.poke({"run_id": "r"}) is False
-    objects = land(landing, "a.csv")
-    result = task.poke({"run_id": "r"})
-    assert result and result.xcom_value == {"objects": objects, "batch_id": batch_id(objects)}
-    assert task.poke({"run_id": "r2"}) is False
-
-
-def test_a_cleared_run_gets_its_own_batch_back_and_no_other_run_gets_it(landing, state_uri):
-    """Ingest failed after the claim; the user clears the whole run: the batch is retried, not lost."""
-    first = land(landing, "a.csv")
-    assert sensor(landing, state_uri).execute({"run_id": "r1"})["objects"] == first
-    later = land(landing, "b.csv")
-    assert sensor(landing, state_uri).execute({"run_id": "r1"}) == {"objects": first, "batch_id": batch_id(first)}
-    event = {"status": "success", "objects": first + later}
-    assert sensor(landing, state_uri).execute_complete({"run_id": "r1"}, event)["objects"] == first
-    assert sensor(landing, state_uri).execute({"run_id": "r2"})["objects"] == later
-    with pytest.raises(TaskDeferred):
-        sensor(landing, state_uri).execute({"run_id": "r3"})
-    assert [b["run_id"] for b in ArtifactStore().read_json(state_uri)["batches"]] == ["r1", "r2"]
-
-
-def test_non_deferrable_execute_waits_and_returns_the_batch(landing, state_uri):
-    task = sensor(landing, state_uri, deferrable=False, timeout=5)
-    timer = threading.Timer(0.2, land, args=(landing, "a.csv"))
-    timer.start()
-    try:
-        assert task.execute({"run_id": "r"})["objects"] == [f"file://{landing}/a.csv"]
-    finally:
-        timer.join()
-
-
-def test_template_fields_render(landing, state_uri):
-    task = NewDataSensor(task_id="t", prefix="{{ params.p }}", state_uri="{{ params.s }}", pattern="{{ params.g }}")
-    assert task.template_fields == ("prefix", "state_uri", "pattern")
-    task.render_template_fields({"params": {"p": str(landing), "s": state_uri, "g": "*.csv"}})
-    assert (task.prefix, task.state_uri, task.pattern) == (str(landing), state_uri, "*.csv")
+def test_an_unresolvable_connection_is_an_error_event(landing, state_uri, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_BROKEN_GCP", '{"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": "{nope"}}')
+    trigger = NewDataTrigger(prefix="gs://b/landing", state_uri=state_uri, poll_seconds=POLL, gcp_conn_id="broken_gcp")
+    events = collect(trigger)
+    assert len(events) == 1 and events[0]["status"] == "error", events
