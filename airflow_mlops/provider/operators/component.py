@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_mlops.artifacts.store import ArtifactStore
 from airflow_mlops.contract import SPEC_FILE, ArtifactRef, ComponentSpec, RunInfo, invocation_dir, join_uri
 from airflow_mlops.contract.components import ComponentInterface
 from airflow_mlops.contract.typed import Record, RecordError
+from airflow_mlops.provider.hooks import ArtifactStorageHook, MlflowHook
 from airflow_mlops.provider.launchers import (
     InvocationResult,
     Launcher,
@@ -52,23 +52,6 @@ def _as_bool(value: bool | str) -> bool:
     if text in ("false", "0", "no", "off", ""):
         return False
     raise AirflowFailException(f"cache must be true or false (got {value!r})")
-
-
-def mlflow_tracking_uri(conn_id: str) -> str:
-    """The MLflow tracking URI an Airflow connection describes: its extra ``tracking_uri``, else
-    ``http(s)://host[:port]``."""
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(conn_id)
-    uri = (conn.extra_dejson or {}).get("tracking_uri")
-    if uri:
-        return uri
-    if not conn.host:
-        raise AirflowFailException(f"connection {conn_id!r} has neither a host nor an extra 'tracking_uri'")
-    port = f":{conn.port}" if conn.port else ""
-    # An HTTP connection keeps the scheme in `schema`; one made from a URI, in its type.
-    scheme = next((s for s in (conn.schema, conn.conn_type) if s in ("http", "https")), "http")
-    return f"{scheme}://{conn.host}{port}"
 
 
 def safe_segment(segment: str) -> str:
@@ -116,8 +99,11 @@ class ComponentOperator(BaseOperator):
     :param component_env: extra environment variables for the component process.
     :param registry: for components that use the model registry: ``{"tracking_uri",
         "model_name"}`` (templated via ``component_settings``).
-    :param mlflow_conn_id: an Airflow connection to take the MLflow tracking URI from (its
-        extra ``tracking_uri``, else ``http(s)://host[:port]``); wins over ``registry``.
+    :param mlflow_conn_id: an Airflow connection of type ``mlflow`` (:class:`MlflowHook`) to take
+        the MLflow tracking URI from; wins over ``registry``. Its credentials reach the component
+        as ``MLFLOW_TRACKING_*`` environment variables, never through the spec or XCom.
+    :param gcp_conn_id: the Google Cloud connection the operator reads and writes a ``gs://``
+        artifact root with (:class:`ArtifactStorageHook`); and remote targets' credentials.
     """
 
     template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")
@@ -144,6 +130,7 @@ class ComponentOperator(BaseOperator):
         component_env: Mapping[str, str] | None = None,
         registry: Mapping[str, Any] | None = None,
         mlflow_conn_id: str | None = None,
+        gcp_conn_id: str = "google_cloud_default",
         **kwargs: Any,
     ) -> None:
         params = component_params.to_dict() if isinstance(component_params, Record) else dict(component_params or {})
@@ -169,6 +156,7 @@ class ComponentOperator(BaseOperator):
         if registry is not None:
             self.component_settings["registry"] = dict(registry)
         self.mlflow_conn_id = mlflow_conn_id
+        self.gcp_conn_id = gcp_conn_id
         self.inputs = inputs
         for source in self.inputs.values():
             if source.operator is not None:
@@ -188,7 +176,7 @@ class ComponentOperator(BaseOperator):
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        store = ArtifactStore()
+        store = ArtifactStorageHook(self.gcp_conn_id).store(self.artifact_root)
         ti = context["ti"]
         inputs = self._resolve_inputs(context)
         self.check_inputs(inputs)
@@ -220,9 +208,8 @@ class ComponentOperator(BaseOperator):
         self.log.info("component %s, spec %s, cache %s", self.component, spec_uri, "on" if spec.cache else "off")
 
         self._launcher = self.make_launcher()
-        outcome = self._launcher.run(
-            LaunchRequest(self.component, spec_uri, self.component_timeout, self.component_env), self._log_component_line
-        )
+        env = {**self.component_env, **self.connection_env()}
+        outcome = self._launcher.run(LaunchRequest(self.component, spec_uri, self.component_timeout, env), self._log_component_line)
         store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
         return self._result(spec, read_invocation(store, spec.invocation_uri, outcome))
 
@@ -253,8 +240,13 @@ class ComponentOperator(BaseOperator):
         """The spec's settings, with the registry URI from ``mlflow_conn_id`` when given."""
         settings = dict(self.component_settings)
         if self.mlflow_conn_id:
-            settings["registry"] = {**settings.get("registry", {}), "tracking_uri": mlflow_tracking_uri(self.mlflow_conn_id)}
+            uri = MlflowHook(self.mlflow_conn_id).get_tracking_uri()
+            settings["registry"] = {**settings.get("registry", {}), "tracking_uri": uri}
         return settings
+
+    def connection_env(self) -> dict[str, str]:
+        """Secrets from connections, for the component's environment only."""
+        return MlflowHook(self.mlflow_conn_id).get_component_env() if self.mlflow_conn_id else {}
 
     def _log_component_line(self, line: str) -> None:
         self.log.info("[%s] %s", self.component, line)

@@ -44,7 +44,6 @@ class DeployModelOperator(ComponentOperator):
 
     :param target: ``local``, ``vertex`` or ``cloud_run``.
     :param target_settings: the target's settings (``deployment.vertex`` / ``deployment.cloud_run``).
-    :param gcp_conn_id: the Google Cloud connection for remote targets.
     """
 
     template_fields = (*ComponentOperator.template_fields, "target_settings")
@@ -57,7 +56,6 @@ class DeployModelOperator(ComponentOperator):
         *,
         target: str = "local",
         target_settings: Mapping[str, Any] | None = None,
-        gcp_conn_id: str = "google_cloud_default",
         **kwargs: Any,
     ) -> None:
         if target not in DEPLOY_TARGETS:
@@ -65,7 +63,6 @@ class DeployModelOperator(ComponentOperator):
         super().__init__(**kwargs)
         self.target = target
         self.target_settings = dict(target_settings or {})
-        self.gcp_conn_id = gcp_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         result = super().execute(context)

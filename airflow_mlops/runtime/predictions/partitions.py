@@ -7,7 +7,7 @@ comparison is time comparison and a window only reads the hours that can hold it
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow_mlops.artifacts import ArtifactStore
 
@@ -20,8 +20,8 @@ def utc_iso(value: str | datetime) -> str:
     """
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def partition(timestamp: str) -> str:

@@ -29,6 +29,7 @@ store = ArtifactStore()
 spec_uri = sys.argv[sys.argv.index("--spec") + 1]
 spec = ComponentSpec.from_json(store.read_text(spec_uri))
 print("component", sys.argv[3], "params", json.dumps(spec.params, sort_keys=True), "cache", spec.cache, flush=True)
+print("mlflow user", os.environ.get("MLFLOW_TRACKING_USERNAME"), flush=True)
 behaviour = json.loads(os.environ["STAND_IN"])
 if "error" in behaviour:
     store.write_json(join_uri(spec.invocation_uri, "error.json"), behaviour["error"])
@@ -225,6 +226,16 @@ def test_register_runs_when_blessed_with_the_registry_settings(stand_in, artifac
 )
 def test_mlflow_connection_gives_the_tracking_uri(stand_in, artifact_root, monkeypatch, conn_uri, expected):
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", conn_uri)
-    from airflow_mlops.provider.operators.component import mlflow_tracking_uri
+    op = operator(stand_in(result=record()), artifact_root, mlflow_conn_id="mlflow_default")
+    assert op.settings({})["registry"]["tracking_uri"] == expected
 
-    assert mlflow_tracking_uri("mlflow_default") == expected
+
+def test_mlflow_credentials_reach_the_component_environment_but_not_the_spec(stand_in, artifact_root, monkeypatch, capfd):
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", "mlflow://alice:s3cret@mlflow.internal:5000/https")
+    op = operator(stand_in(result=record()), artifact_root, mlflow_conn_id="mlflow_default")
+    op.execute(context())
+    assert "mlflow user alice" in capfd.readouterr().out
+    spec_text = ArtifactStore().read_text(
+        f"{artifact_root}/penguin/_invocations/penguin_training/manual__2026-01-01T00_00_00_00_00/task/try-1/spec.json"
+    )
+    assert "s3cret" not in spec_text and "https://mlflow.internal:5000" in spec_text
