@@ -42,7 +42,7 @@ def feedback_uri(artifact_root: str, pipeline: str) -> str:
 
 
 def verdicts_uri(artifact_root: str, pipeline: str) -> str:
-    """Monitoring verdicts, one JSON per window (the DriftSensor watches this)."""
+    """Monitoring verdicts, one JSON per window (the history of what monitoring decided)."""
     return join_uri(artifact_root, pipeline, "monitoring", "verdicts")
 
 
