@@ -1,8 +1,8 @@
 """evaluate: the candidate on the test split, per slice, against thresholds and the champion.
 
-Inputs: ``examples`` (Examples), ``model`` (Model). Parameters: ``label``, ``slices`` (feature
-names), ``thresholds`` (``min_accuracy``: value threshold; ``max_accuracy_drop``: change
-threshold vs the registry's champion). Settings: ``registry``.
+Inputs: ``examples`` (Examples), ``model`` (Model). Parameters: :class:`EvaluateParams`
+(airflow_mlops/contract/params.py): value threshold ``min_accuracy``, change threshold
+``max_accuracy_drop`` vs the registry's champion. Settings: ``registry``.
 
 Outputs: ``evaluation`` (``metrics.json``, ``report.html``) and ``blessing`` (``blessing.json``:
 ``blessed`` with the reason of every check). A model that is not blessed is not registered; the
@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import EVALUATE
 from airflow_mlops.contract.params import EvaluateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.runtime.ml import reports
 
 MISSING = "(missing)"
@@ -49,16 +49,7 @@ def evaluate_model(model, frame, transform: dict[str, Any], label: str, slices: 
     labels = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
     known = label_indices(frame, label, classes)[1]
-    rows = frame[known].reset_index(drop=True)
     correct = predicted == y
-
-    slice_metrics: dict[str, dict[str, Any]] = {}
-    for feature in slices:
-        values = rows[feature].map(lambda v: MISSING if v is None or (not isinstance(v, str) and v != v) else str(v))
-        slice_metrics[feature] = {
-            value: {"count": int(mask.sum()), "accuracy": float(correct[mask.to_numpy()].mean())}
-            for value, mask in ((v, values == v) for v in sorted(values.unique()))
-        }
     return {
         "rows": int(len(y)),
         "dropped_rows": int(dropped),
@@ -70,8 +61,20 @@ def evaluate_model(model, frame, transform: dict[str, Any], label: str, slices: 
             for i, c in enumerate(classes)
         },
         "confusion_matrix": {"labels": classes, "matrix": confusion_matrix(y, predicted, labels=labels).tolist()},
-        "slices": slice_metrics,
+        "slices": slice_accuracy(frame[known].reset_index(drop=True), correct, slices),
     }
+
+
+def slice_accuracy(rows, correct, slices: list[str]) -> dict[str, dict[str, Any]]:
+    """``{feature: {value: {count, accuracy}}}`` over ``rows`` (missing values: ``(missing)``)."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for feature in slices:
+        values = rows[feature].map(lambda v: MISSING if v is None or (not isinstance(v, str) and v != v) else str(v))
+        metrics[feature] = {
+            value: {"count": int(mask.sum()), "accuracy": float(correct[mask.to_numpy()].mean())}
+            for value, mask in ((v, values == v) for v in sorted(values.unique()))
+        }
+    return metrics
 
 
 def _normalized(probabilities):
@@ -166,55 +169,81 @@ def load_champion(registry, client, log):
     return str(version.version), load_model(f"{local}/model.keras")
 
 
-def run(ctx: ExecutionContext) -> ComponentResult:
-    from mlflow.entities import Metric
-
-    from airflow_mlops.runtime.ml.examples import read_split
+def load_candidate(model_ref) -> tuple[Any, dict[str, Any]]:
+    """The candidate keras model and the transform it was trained with."""
     from airflow_mlops.runtime.ml.model import load_model
-    from airflow_mlops.runtime.ml.model_registry import Registry
 
     store = ArtifactStore()
-    params: EvaluateParams = ctx.params
-    model_ref = ctx.spec.inputs["model"]
     with store.local_dir(model_ref.uri) as local:
-        model = load_model(f"{local}/model.keras")
-        transform = store.read_json(f"file://{local}/transform.json")
-    test = read_split(ctx.spec.inputs["examples"], "test")
-    slices = list(params.slices)
-    metrics = evaluate_model(model, test, transform, params.label, slices)
-    ctx.log.info("candidate: accuracy %.4f, log loss %.4f on %d test rows", metrics["accuracy"], metrics["log_loss"], metrics["rows"])
+        return load_model(f"{local}/model.keras"), store.read_json(f"file://{local}/transform.json")
 
-    registry = Registry.from_spec(ctx.spec)
-    client = registry.client()
-    champion = None
-    loaded = load_champion(registry, client, ctx.log)
-    if loaded is not None:
-        version, champion_model = loaded
-        champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, slices)}
-        ctx.log.info("champion version %s: accuracy %.4f on the same rows", version, champion["accuracy"])
 
-    blessing = bless(metrics, champion, params.thresholds.to_dict())
+def evaluate_champion(registry, client, test, transform: dict[str, Any], params: EvaluateParams, log) -> dict[str, Any] | None:
+    """The champion's metrics on the same rows, with its version; ``None`` without a champion."""
+    loaded = load_champion(registry, client, log)
+    if loaded is None:
+        return None
+    version, champion_model = loaded
+    champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, list(params.slices))}
+    log.info("champion version %s: accuracy %.4f on the same rows", version, champion["accuracy"])
+    return champion
+
+
+def log_blessing(blessing: dict[str, Any], log) -> None:
     for check in blessing["checks"]:
-        ctx.log.info("check %s: %s - %s", check["check"], "passed" if check["passed"] else "FAILED", check["reason"])
-    ctx.log.info("blessing: %s", "BLESSED" if blessing["blessed"] else "NOT BLESSED: " + "; ".join(blessing["reasons"]))
+        log.info("check %s: %s - %s", check["check"], "passed" if check["passed"] else "FAILED", check["reason"])
+    log.info("blessing: %s", "BLESSED" if blessing["blessed"] else "NOT BLESSED: " + "; ".join(blessing["reasons"]))
 
+
+def write_evaluation(ctx: ExecutionContext, metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any]) -> str:
+    """``metrics.json``, ``report.html`` and ``blessing.json``; the report's URI."""
+    store = ArtifactStore()
     report_uri = ctx.output_uri("evaluation", "report.html")
     store.write_json(ctx.output_uri("evaluation", "metrics.json"), {"candidate": metrics, "champion": champion})
     store.write_text(report_uri, render_report(metrics, champion, blessing))
     store.write_json(ctx.output_uri("blessing", "blessing.json"), blessing)
+    return report_uri
 
-    run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
+
+def log_to_mlflow(registry, client, spec: ComponentSpec, metrics: dict[str, Any], blessing: dict[str, Any]) -> None:
+    """``eval.accuracy``, ``eval.log_loss`` and the ``blessed`` tag on the pipeline run's MLflow run."""
+    from mlflow.entities import Metric
+
+    run_id = registry.pipeline_run_id(client, spec.run, spec.invocation_uri)
     now = time.time_ns() // 1_000_000
     client.log_batch(run_id, metrics=[Metric(f"eval.{k}", float(metrics[k]), now, 0) for k in ("accuracy", "log_loss")])
     client.set_tag(run_id, "blessed", str(blessing["blessed"]).lower())
 
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.runtime.ml.examples import read_split
+    from airflow_mlops.runtime.ml.model_registry import Registry
+
+    params: EvaluateParams = ctx.params
+    model, transform = load_candidate(ctx.spec.inputs["model"])
+    test = read_split(ctx.spec.inputs["examples"], "test")
+    metrics = evaluate_model(model, test, transform, params.label, list(params.slices))
+    ctx.log.info("candidate: accuracy %.4f, log loss %.4f on %d test rows", metrics["accuracy"], metrics["log_loss"], metrics["rows"])
+
+    registry = Registry.from_spec(ctx.spec)
+    client = registry.client()
+    champion = evaluate_champion(registry, client, test, transform, params, ctx.log)
+    blessing = bless(metrics, champion, params.thresholds.to_dict())
+    log_blessing(blessing, ctx.log)
+
+    report_uri = write_evaluation(ctx, metrics, champion, blessing)
+    log_to_mlflow(registry, client, ctx.spec, metrics, blessing)
+    return evaluation_result(ctx, metrics, champion, blessing, report_uri)
+
+
+def evaluation_result(
+    ctx: ExecutionContext, metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any], report_uri: str
+) -> ComponentResult:
+    blessing_props = {"blessed": blessing["blessed"], "reasons": blessing["reasons"], "champion_version": blessing["champion_version"]}
     return ComponentResult(
         outputs={
             "evaluation": OutputArtifact(ctx.output_uri("evaluation"), {"accuracy": metrics["accuracy"], "report": report_uri}),
-            "blessing": OutputArtifact(
-                ctx.output_uri("blessing"),
-                {"blessed": blessing["blessed"], "reasons": blessing["reasons"], "champion_version": blessing["champion_version"]},
-            ),
+            "blessing": OutputArtifact(ctx.output_uri("blessing"), blessing_props),
         },
         metrics={
             "accuracy": metrics["accuracy"],

@@ -6,9 +6,9 @@ status 200, the pinned version, a known class, probabilities that sum to 1, and 
 latency within ``max_latency_ms``. Any failure rejects the candidate with the reason (the task
 fails without retries; the champion keeps serving).
 
-Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters: ``features``,
-``sample_rows``, ``max_latency_ms``. Settings: ``registry``. Output ``infra_blessing``
-(``infra_validation.json``).
+Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters:
+:class:`InfraValidateParams` (airflow_mlops/contract/params.py). Settings: ``registry``. Output
+``infra_blessing`` (``infra_validation.json``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import shutil
 import socket
 import tempfile
 import time
+from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import INFRA_VALIDATE
 from airflow_mlops.contract.params import InfraValidateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
 
 
 def free_port() -> int:
@@ -35,6 +36,54 @@ def free_port() -> int:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+
+def sample_rows(examples, params: InfraValidateParams) -> list[dict[str, Any]]:
+    """The first ``sample_rows`` rows of the test split as request instances."""
+    from airflow_mlops.runtime.ml.examples import read_split
+    from airflow_mlops.runtime.serving.requests import json_rows
+
+    rows = json_rows(read_split(examples, "test").head(params.sample_rows), dict(params.features))
+    if not rows:
+        raise ComponentError(ErrorKind.DATA, "infra_validate: the test split has no rows to send")
+    return rows
+
+
+def serving_config(spec: ComponentSpec, registry, params: InfraValidateParams, version: str, local: str):
+    """A prediction server on a free local port, pinned to ``version``, not logging predictions."""
+    from airflow_mlops.runtime.serving.config import ServingConfig
+
+    return ServingConfig(
+        pipeline=spec.pipeline,
+        model_name=registry.model_name,
+        tracking_uri=registry.tracking_uri,
+        artifact_root=spec.artifact_root,
+        features=dict(params.features),
+        cache_dir=f"{local}/models",
+        port=free_port(),
+        pin_version=version,
+        log_predictions=False,
+    )
+
+
+def start_server(config, local: str, timeout: float, version: str):
+    """The running server and its startup time in seconds; a version that does not load is a
+    config error (and ``local`` is removed)."""
+    from airflow_mlops.runtime.serving.server import ServerError, ServerProcess
+
+    started = time.monotonic()
+    try:
+        server = ServerProcess.start(config, f"{local}/server", wait_ready=timeout)
+    except ServerError as exc:
+        shutil.rmtree(local, ignore_errors=True)
+        raise ComponentError(ErrorKind.CONFIG, f"infra_validate: version {version} does not load in the serving runtime: {exc}") from None
+    return server, time.monotonic() - started
+
+
+# -- requests and checks --------------------------------------------------------------------------
 
 
 def check_answers(answers, version: str, classes: set[str], rows: int) -> list[str]:
@@ -54,81 +103,78 @@ def check_answers(answers, version: str, classes: set[str], rows: int) -> list[s
     return problems[:5]
 
 
-def run(ctx: ExecutionContext) -> ComponentResult:
-    from airflow_mlops.runtime.ml.examples import read_split
-    from airflow_mlops.runtime.ml.model_registry import Registry
-    from airflow_mlops.runtime.serving.config import ServingConfig
-    from airflow_mlops.runtime.serving.requests import json_rows
-    from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, http_post_json
+def send_rows(url: str, rows: list[dict[str, Any]], version: str) -> tuple[list[str], list[float]]:
+    """One request per row, then one batch of them all; the problems in the answers, and the
+    latency (ms) of each single-row request."""
+    from airflow_mlops.runtime.serving.server import http_post_json
 
-    params: InfraValidateParams = ctx.params
-    features = dict(params.features)
-    version = str(ctx.spec.inputs["model_version"].properties["version"])
-    registry = Registry.from_spec(ctx.spec)
-    test = read_split(ctx.spec.inputs["examples"], "test")
-    rows = json_rows(test.head(params.sample_rows), features)
-    if not rows:
-        raise ComponentError(ErrorKind.DATA, "infra_validate: the test split has no rows to send")
-
-    local = tempfile.mkdtemp(prefix="mlops-infra-")
-    config = ServingConfig(
-        pipeline=ctx.spec.pipeline,
-        model_name=registry.model_name,
-        tracking_uri=registry.tracking_uri,
-        artifact_root=ctx.spec.artifact_root,
-        features=features,
-        cache_dir=f"{local}/models",
-        port=free_port(),
-        pin_version=version,
-        log_predictions=False,
-    )
-    ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
     problems: list[str] = []
     latencies: list[float] = []
-    started = time.monotonic()
-    try:
-        server = ServerProcess.start(config, f"{local}/server", wait_ready=params.start_timeout)
-    except ServerError as exc:
-        shutil.rmtree(local, ignore_errors=True)
-        raise ComponentError(ErrorKind.CONFIG, f"infra_validate: version {version} does not load in the serving runtime: {exc}") from None
-    startup_seconds = time.monotonic() - started
     classes: set[str] = set()
-    try:
-        for i, row in enumerate(rows):
-            t0 = time.perf_counter()
-            status, answers = http_post_json(config.url + "/predict", {"instances": [row]})
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if status != 200:
-                problems.append(f"row {i}: HTTP {status}: {str(answers)[:200]}")
-                continue
-            classes.update(answers[0].get("probabilities", {}) if isinstance(answers, list) and answers else {})
-            problems += check_answers(answers, version, classes, 1)
-        status, answers = http_post_json(config.url + "/predict", {"instances": rows})
-        problems += [f"batch of {len(rows)}: HTTP {status}"] if status != 200 else check_answers(answers, version, classes, len(rows))
-    finally:
-        server.stop()
-        shutil.rmtree(local, ignore_errors=True)
+    for i, row in enumerate(rows):
+        t0 = time.perf_counter()
+        status, answers = http_post_json(url + "/predict", {"instances": [row]})
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            problems.append(f"row {i}: HTTP {status}: {str(answers)[:200]}")
+            continue
+        classes.update(answers[0].get("probabilities", {}) if isinstance(answers, list) and answers else {})
+        problems += check_answers(answers, version, classes, 1)
+    status, answers = http_post_json(url + "/predict", {"instances": rows})
+    problems += [f"batch of {len(rows)}: HTTP {status}"] if status != 200 else check_answers(answers, version, classes, len(rows))
+    return problems, latencies
+
+
+def validation_report(
+    version: str, rows: int, problems: list[str], latencies: list[float], startup_seconds: float, max_latency_ms: float
+) -> dict[str, Any]:
+    """``infra_validation.json``: blessed unless there are problems, the p95 latency bound included."""
     p95 = percentile(latencies, 95)
-    if p95 > params.max_latency_ms:
-        problems.append(f"p95 latency {p95:.1f} ms is over the bound of {params.max_latency_ms} ms")
-    report = {
+    if p95 > max_latency_ms:
+        problems = [*problems, f"p95 latency {p95:.1f} ms is over the bound of {max_latency_ms} ms"]
+    return {
         "version": version,
         "blessed": not problems,
         "problems": problems,
-        "requests": len(rows) + 1,
+        "requests": rows + 1,
         "latency_ms": {"p50": percentile(latencies, 50), "p95": p95, "max": max(latencies)},
         "startup_seconds": round(startup_seconds, 2),
     }
+
+
+# -- the component --------------------------------------------------------------------------------
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.runtime.ml.model_registry import Registry
+
+    params: InfraValidateParams = ctx.params
+    version = str(ctx.spec.inputs["model_version"].properties["version"])
+    registry = Registry.from_spec(ctx.spec)
+    rows = sample_rows(ctx.spec.inputs["examples"], params)
+
+    local = tempfile.mkdtemp(prefix="mlops-infra-")
+    config = serving_config(ctx.spec, registry, params, version, local)
+    ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
+    server, startup_seconds = start_server(config, local, params.start_timeout, version)
+    try:
+        problems, latencies = send_rows(config.url, rows, version)
+    finally:
+        server.stop()
+        shutil.rmtree(local, ignore_errors=True)
+
+    report = validation_report(version, len(rows), problems, latencies, startup_seconds, params.max_latency_ms)
     ArtifactStore().write_json(ctx.output_uri("infra_blessing", "infra_validation.json"), report)
+    latency = report["latency_ms"]
     ctx.log.info("answered %d requests: p50 %.1f ms, p95 %.1f ms; server ready in %.1f s",
-                 len(rows) + 1, report["latency_ms"]["p50"], p95, startup_seconds)
-    if problems:
+                 report["requests"], latency["p50"], latency["p95"], startup_seconds)
+    if report["problems"]:
         raise ComponentError(
-            ErrorKind.DATA, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(problems)
+            ErrorKind.DATA, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(report["problems"])
         )
     return ComponentResult(
         outputs={"infra_blessing": OutputArtifact(ctx.output_uri("infra_blessing"), {"blessed": True, "version": version})},
-        metrics={"p50_ms": report["latency_ms"]["p50"], "p95_ms": p95, "startup_seconds": report["startup_seconds"]},
+        metrics={"p50_ms": latency["p50"], "p95_ms": latency["p95"], "startup_seconds": report["startup_seconds"]},
     )
 
 

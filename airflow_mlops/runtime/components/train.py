@@ -1,12 +1,12 @@
 """train: a Keras classifier whose first layers are the transform, on every visible GPU.
 
-Inputs: ``examples`` (Examples), ``transform`` (Transform). Parameters: ``features``,
-``label``, ``hidden_units``, ``learning_rate``, ``epochs``, ``batch_size``, ``seed``.
-Settings: ``registry`` (metrics go to the pipeline run's MLflow run).
+Inputs: ``examples`` (Examples), ``transform`` (Transform). Parameters: :class:`TrainParams`
+(airflow_mlops/contract/params.py). Settings: ``registry`` (parameters, per-epoch metrics and the
+curves go to the pipeline run's MLflow run).
 
 Checkpoints every epoch in the scratch directory (Keras ``BackupAndRestore``), so a retried or
 preempted task resumes at the last finished epoch. Output ``model`` (Model): ``model.keras``,
-``saved_model/`` (TF SavedModel for TF Serving / Vertex), ``history.json``,
+``saved_model/`` (TF SavedModel for TF Serving / Vertex), ``transform.json``, ``history.json``,
 ``training_curves.png``.
 """
 
@@ -16,12 +16,44 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import TRAIN
 from airflow_mlops.contract.params import TrainOptions, TrainParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.contract import ComponentError, ErrorKind
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Model inputs and label indices of the train and eval splits."""
+
+    x_train: dict[str, Any]
+    y_train: Any
+    x_eval: dict[str, Any]
+    y_eval: Any
+
+
+def load_training_data(examples, transform: dict[str, Any], label: str, log) -> TrainingData:
+    """The train and eval splits as arrays; rows without a known label are dropped (and counted)."""
+    from airflow_mlops.runtime.ml.examples import read_split
+    from airflow_mlops.runtime.ml.features import training_arrays
+
+    x_train, y_train, dropped = training_arrays(read_split(examples, "train"), transform, label)
+    x_eval, y_eval, _ = training_arrays(read_split(examples, "eval"), transform, label)
+    if dropped:
+        log.warning("dropped %d training rows whose label is missing or unknown", dropped)
+    if len(y_train) == 0:
+        raise ComponentError(ErrorKind.DATA, "train: no training rows with a known label")
+    log.info("training on %d rows, evaluating on %d rows each epoch", len(y_train), len(y_eval))
+    return TrainingData(x_train, y_train, x_eval, y_eval)
+
+
+# -- model and checkpoints ------------------------------------------------------------------------
 
 
 def distribution_strategy(log):
@@ -34,6 +66,114 @@ def distribution_strategy(log):
         return tf.distribute.MirroredStrategy(), len(gpus)
     log.info("training on %s", "1 GPU" if gpus else "the CPU (no GPU visible)")
     return tf.distribute.get_strategy(), len(gpus)
+
+
+def build_model_on_devices(transform: dict[str, Any], params: TrainParams, log) -> tuple[Any, int]:
+    """The compiled model, built under the distribution strategy, and the number of GPUs."""
+    from airflow_mlops.runtime.ml.model import build_model
+
+    strategy, gpus = distribution_strategy(log)
+    with strategy.scope():
+        model = build_model(transform, list(params.hidden_units), params.learning_rate)
+    return model, gpus
+
+
+def checkpoints(scratch_dir: str, log) -> tuple[str, int | None]:
+    """The checkpoint directory and the epochs an earlier attempt finished there (``None``: none).
+
+    Checkpoints live in the scratch directory, which a failed or killed attempt keeps."""
+    backup_dir = scratch_dir.removeprefix("file://") + "/backup"
+    resumed = _resume_epoch(backup_dir)
+    if resumed is not None:
+        log.info("resuming from the checkpoint after epoch %d", resumed)
+    return backup_dir, resumed
+
+
+def _resume_epoch(backup_dir: str) -> int | None:
+    """Epochs already finished by an earlier attempt, from Keras' BackupAndRestore metadata."""
+    meta = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(meta):
+        return None
+    with open(meta) as f:
+        return int(json.load(f)["epoch"])  # Keras stores the number of finished epochs
+
+
+# -- MLflow ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The pipeline run's MLflow run, as train logs to it."""
+
+    client: Any
+    run_id: str
+
+    @classmethod
+    def open(cls, spec: ComponentSpec, params: TrainParams) -> TrainingRun:
+        """The pipeline run's MLflow run, with the hyper-parameters logged."""
+        from airflow_mlops.runtime.ml.model_registry import Registry
+
+        registry = Registry.from_spec(spec)
+        client = registry.client()
+        run_id = registry.pipeline_run_id(client, spec.run, spec.invocation_uri)
+        hyper = {f"train.{k}": v for k, v in params.to_dict().items() if k in TrainOptions.field_names()}
+        registry.log_params(client, run_id, hyper)
+        return cls(client, run_id)
+
+    def log_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """One epoch's finite metrics, as ``train.<metric>`` at step ``epoch``."""
+        import numpy as np
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(f"train.{k}", v, now, epoch) for k, v in logs.items() if np.isfinite(v)])
+
+    def log_curves(self, path: str) -> None:
+        self.client.log_artifact(self.run_id, path, "train")
+
+
+# -- fit ------------------------------------------------------------------------------------------
+
+
+def _epoch_logger(log, epochs: int, on_epoch):
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            log.info("epoch %d/%d %s", epoch + 1, epochs, " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())))
+            on_epoch(epoch, logs)
+
+    return EpochLogger()
+
+
+def fit(model, data: TrainingData, params: TrainParams, backup_dir: str, log, on_epoch) -> dict[str, list[float]]:
+    """Fit with a checkpoint every epoch (resuming from ``backup_dir``); the history.
+
+    A loss that became NaN or infinite is an error."""
+    import keras
+    import numpy as np
+
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_eval, data.y_eval) if len(data.y_eval) else None,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
+            _epoch_logger(log, params.epochs, on_epoch),
+        ],
+    ).history
+    losses = history.get("loss", [])
+    if not losses or not all(np.isfinite(losses)):
+        raise ComponentError(ErrorKind.INTERNAL, f"train: the loss became NaN or infinite ({losses[-3:]}); lower the learning rate")
+    return history
+
+
+# -- export ---------------------------------------------------------------------------------------
 
 
 def plot_curves(history: dict[str, list[float]], path: str) -> None:
@@ -57,90 +197,9 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     plt.close(fig)
 
 
-def _epoch_logger(log, epochs: int, on_epoch):
-    import keras
-
-    class EpochLogger(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            log.info("epoch %d/%d %s", epoch + 1, epochs, " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items())))
-            on_epoch(epoch, logs)
-
-    return EpochLogger()
-
-
-def _resume_epoch(backup_dir: str) -> int | None:
-    """Epochs already finished by an earlier attempt, from Keras' BackupAndRestore metadata."""
-    meta = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(meta):
-        return None
-    with open(meta) as f:
-        return int(json.load(f)["epoch"])  # Keras stores the number of finished epochs
-
-
-def run(ctx: ExecutionContext) -> ComponentResult:
-    import keras
-    import numpy as np
-
-    from airflow_mlops.runtime.ml.examples import read_split
-    from airflow_mlops.runtime.ml.features import training_arrays
-    from airflow_mlops.runtime.ml.model import build_model
-    from airflow_mlops.runtime.ml.model_registry import Registry
-
-    params: TrainParams = ctx.params
-    store = ArtifactStore()
-    label = params.label
-    epochs, batch_size = params.epochs, params.batch_size
-    transform = store.read_json(f"{ctx.spec.inputs['transform'].uri}/transform.json")
-    examples = ctx.spec.inputs["examples"]
-
-    keras.utils.set_random_seed(params.seed)
-    x_train, y_train, dropped = training_arrays(read_split(examples, "train"), transform, label)
-    x_eval, y_eval, _ = training_arrays(read_split(examples, "eval"), transform, label)
-    if dropped:
-        ctx.log.warning("dropped %d training rows whose label is missing or unknown", dropped)
-    if len(y_train) == 0:
-        raise ComponentError(ErrorKind.DATA, "train: no training rows with a known label")
-    ctx.log.info("training on %d rows, evaluating on %d rows each epoch", len(y_train), len(y_eval))
-
-    strategy, gpus = distribution_strategy(ctx.log)
-    with strategy.scope():
-        model = build_model(transform, list(params.hidden_units), params.learning_rate)
-
-    # Checkpoints live in the scratch directory, which a failed or killed attempt keeps.
-    backup_dir = ctx.scratch_dir.removeprefix("file://") + "/backup"
-    resumed = _resume_epoch(backup_dir)
-    if resumed is not None:
-        ctx.log.info("resuming from the checkpoint after epoch %d", resumed)
-
-    registry = Registry.from_spec(ctx.spec)
-    client = registry.client()
-    run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
-    from mlflow.entities import Metric
-
-    registry.log_params(client, run_id, {f"train.{k}": v for k, v in params.to_dict().items() if k in TrainOptions.field_names()})
-
-    def on_epoch(epoch: int, logs: dict[str, float]) -> None:
-        now = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(f"train.{k}", v, now, epoch) for k, v in logs.items() if np.isfinite(v)])
-
-    history = model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_eval, y_eval) if len(y_eval) else None,
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
-            _epoch_logger(ctx.log, epochs, on_epoch),
-        ],
-    ).history
-    losses = history.get("loss", [])
-    if not losses or not all(np.isfinite(losses)):
-        raise ComponentError(ErrorKind.INTERNAL, f"train: the loss became NaN or infinite ({losses[-3:]}); lower the learning rate")
-
+def export_model(model, history: dict[str, list[float]], transform: dict[str, Any], uri: str, mlflow_run: TrainingRun) -> None:
+    """Write the model (Keras and SavedModel), its transform, history and curves to ``uri``; the
+    curves also go to MLflow."""
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
         model.save(f"{tmp}/model.keras")
         model.export(f"{tmp}/saved_model")
@@ -149,21 +208,39 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         with open(f"{tmp}/transform.json", "w") as f:
             json.dump(transform, f, indent=2)
         plot_curves(history, f"{tmp}/training_curves.png")
-        client.log_artifact(run_id, f"{tmp}/training_curves.png", "train")
-        store.put_dir(tmp, ctx.output_uri("model"))
+        mlflow_run.log_curves(f"{tmp}/training_curves.png")
+        ArtifactStore().put_dir(tmp, uri)
 
+
+# -- the component --------------------------------------------------------------------------------
+
+
+def run(ctx: ExecutionContext) -> ComponentResult:
+    import keras
+
+    params: TrainParams = ctx.params
+    transform = ArtifactStore().read_json(f"{ctx.spec.inputs['transform'].uri}/transform.json")
+
+    keras.utils.set_random_seed(params.seed)
+    data = load_training_data(ctx.spec.inputs["examples"], transform, params.label, ctx.log)
+    model, gpus = build_model_on_devices(transform, params, ctx.log)
+    backup_dir, resumed = checkpoints(ctx.scratch_dir, ctx.log)
+    mlflow_run = TrainingRun.open(ctx.spec, params)
+
+    history = fit(model, data, params, backup_dir, ctx.log, mlflow_run.log_epoch)
+    export_model(model, history, transform, ctx.output_uri("model"), mlflow_run)
+    return model_result(ctx, history, transform, mlflow_run.run_id, resumed, gpus)
+
+
+def model_result(
+    ctx: ExecutionContext, history: dict[str, list[float]], transform: dict[str, Any], run_id: str, resumed: int | None, gpus: int
+) -> ComponentResult:
+    """The ``model`` output and the final metrics (logged)."""
     final = {k: float(v[-1]) for k, v in history.items() if v}
     ctx.log.info("final: %s", " ".join(f"{k}={v:.4f}" for k, v in sorted(final.items())))
-    metrics = {**final, "epochs_run": len(losses), "resumed_from_epoch": resumed, "gpus": gpus}
-    return ComponentResult(
-        outputs={
-            "model": OutputArtifact(
-                ctx.output_uri("model"),
-                {"format": "keras", "classes": transform["label"]["classes"], "features": list(transform["features"]), "mlflow_run_id": run_id},
-            )
-        },
-        metrics=metrics,
-    )
+    metrics = {**final, "epochs_run": len(history["loss"]), "resumed_from_epoch": resumed, "gpus": gpus}
+    properties = {"format": "keras", "classes": transform["label"]["classes"], "features": list(transform["features"]), "mlflow_run_id": run_id}
+    return ComponentResult(outputs={"model": OutputArtifact(ctx.output_uri("model"), properties)}, metrics=metrics)
 
 
 COMPONENT = Component.implementing(TRAIN, run)
