@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from airflow_mlops.contract import ComponentSpec, join_uri
@@ -100,6 +104,46 @@ class Component:
 
     @property
     def code_version(self) -> str:
-        """A hash of the source of the module that defines the executor: edits invalidate caches."""
-        source = inspect.getsource(inspect.getmodule(self.run))
-        return hashlib.sha256(source.encode()).hexdigest()[:12]
+        """A hash of the executor's module and of every runtime module it imports, directly or
+        not (the ML helpers it calls): an edit to any of them invalidates caches."""
+        module = inspect.getmodule(self.run)
+        assert module is not None
+        digest = hashlib.sha256()
+        for name in sorted(project_imports(module.__name__)):
+            digest.update(name.encode() + b"\0" + _source(name).encode())
+        return digest.hexdigest()[:12]
+
+
+def _source(module: str) -> str:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return ""
+    return Path(spec.origin).read_text()
+
+
+#: how components are run, not what they compute (the contract is not followed either)
+FRAMEWORK = frozenset({"airflow_mlops.runtime.components.base", "airflow_mlops.runtime.components.runner"})
+
+
+@functools.cache
+def project_imports(module: str) -> frozenset[str]:
+    """``module`` and the runtime modules it imports, transitively: every import statement
+    counts, also those inside functions (the heavy ones are imported lazily)."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = _source(name)
+        if not source:
+            continue
+        for node in ast.walk(ast.parse(source)):
+            found = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for imported in found:
+                if (imported.startswith("airflow_mlops.runtime.") and imported not in FRAMEWORK
+                        and importlib.util.find_spec(imported) is not None):
+                    todo.append(imported)
+    return frozenset(seen)

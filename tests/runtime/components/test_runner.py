@@ -166,3 +166,19 @@ def test_defaults_filled_in_or_written_out_are_one_execution(artifact_root):
         return compute_fingerprint(component, dataclasses.replace(spec, params=typed_params(component, spec).to_dict()))
 
     assert fp(implicit) == fp(explicit) != fp(other)
+
+
+def test_the_code_version_covers_the_helpers_a_component_calls(monkeypatch):
+    """Editing the model code retrains: train's code version hashes ml/model.py too."""
+    from airflow_mlops.runtime.components import base
+    from airflow_mlops.runtime.components.catalog import load_component
+
+    train = load_component("train")
+    assert {"airflow_mlops.runtime.components.train", "airflow_mlops.runtime.ml.model"} <= base.project_imports(
+        "airflow_mlops.runtime.components.train")
+    assert not any(m.startswith("airflow_mlops.contract") for m in base.project_imports("airflow_mlops.runtime.components.train"))
+    before = train.code_version
+    original = base._source
+    monkeypatch.setattr(base, "_source", lambda m: original(m) + ("\n# edited" if m.endswith("ml.model") else ""))
+    assert train.code_version != before
+    assert load_component("ingest").code_version == load_component("ingest").code_version
