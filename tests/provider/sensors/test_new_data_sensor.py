@@ -6,48 +6,16 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from new_data_helpers import POLL, claimed, land, sensor
 from trigger_helpers import collect
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.provider.sensors import NewDataSensor
 from airflow_mlops.provider.sensors.new_data import batch_id, claim
 from airflow_mlops.provider.triggers import NewDataTrigger
-
-POLL = 0.05
-
-
-def land(directory: Path, *names: str) -> list[str]:
-    for name in names:
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text("a,b\n1,2\n")
-    return [f"file://{directory / name}" for name in names]
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    path = tmp_path / "landing"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def state_uri(tmp_path: Path) -> str:
-    return f"file://{tmp_path}/state/landing.json"
-
-
-def sensor(landing: Path | str, state_uri: str, **kwargs: Any) -> NewDataSensor:
-    kwargs.setdefault("deferrable", True)
-    return NewDataSensor(task_id="wait", prefix=str(landing), state_uri=state_uri, poll_seconds=POLL, **kwargs)
-
-
-def claimed(state_uri: str) -> set[str]:
-    return set(ArtifactStore().read_json(state_uri)["claimed"])
-
 
 
 def test_execute_defers_when_there_is_nothing_new(landing, state_uri):

@@ -4,47 +4,15 @@ gs:// (the GCS emulator), across triggerer restarts; it serializes a connection 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Any
 
 import pytest
+from new_data_helpers import POLL, claimed, land, sensor
 from trigger_helpers import collect, recreate
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.provider.sensors import NewDataSensor
 from airflow_mlops.provider.sensors.new_data import batch_id, claim
 from airflow_mlops.provider.triggers import NewDataTrigger
 from airflow_mlops.provider.triggers.new_data import is_partial, unclaimed_objects
-
-POLL = 0.05
-
-
-def land(directory: Path, *names: str) -> list[str]:
-    for name in names:
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text("a,b\n1,2\n")
-    return [f"file://{directory / name}" for name in names]
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    path = tmp_path / "landing"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def state_uri(tmp_path: Path) -> str:
-    return f"file://{tmp_path}/state/landing.json"
-
-
-def sensor(landing: Path | str, state_uri: str, **kwargs: Any) -> NewDataSensor:
-    kwargs.setdefault("deferrable", True)
-    return NewDataSensor(task_id="wait", prefix=str(landing), state_uri=state_uri, poll_seconds=POLL, **kwargs)
-
-
-def claimed(state_uri: str) -> set[str]:
-    return set(ArtifactStore().read_json(state_uri)["claimed"])
 
 
 def test_each_batch_is_yielded_once_and_partial_files_never(landing, state_uri):
