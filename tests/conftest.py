@@ -114,3 +114,18 @@ def registry_champion(tracking_uri: str, model: str = "penguin") -> str | None:
     assert out.returncode == 0, out.stderr[-2000:]
     value = out.stdout.strip().splitlines()[-1]
     return None if value == "none" else value
+
+
+# -- NewDataSensor / NewDataTrigger ------------------------------------------------------------
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def state_uri(tmp_path: Path) -> str:
+    return f"file://{tmp_path}/state/landing.json"

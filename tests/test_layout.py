@@ -42,6 +42,9 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
             found += [(alias.name, node.lineno, id(node) in top_level) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.module, node.lineno, id(node) in top_level))
+            # ``from airflow_mlops import runtime`` imports the runtime package
+            found += [(f"{node.module}.{a.name}", node.lineno, id(node) in top_level) for a in node.names
+                      if node.module == "airflow_mlops"]
     return found
 
 
@@ -102,6 +105,7 @@ def test_imports_point_only_into_the_contract_or_within_a_plane():
         ("airflow_mlops.runtime.components.bad", "from airflow.sdk import BaseOperator\n", "must not import Airflow"),
         ("airflow_mlops.contract.bad", "import fsspec\n", "only the standard library"),
         ("airflow_mlops.artifacts.bad", "from airflow_mlops.runtime.serving import x\n", "only the contract"),
+        ("airflow_mlops.provider.operators.bad", "from airflow_mlops import runtime\n", "must not import the runtime"),
     ],
 )
 def test_the_check_catches_a_wrong_import(tmp_path, module, source, expected):

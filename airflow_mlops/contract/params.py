@@ -19,6 +19,11 @@ FEATURE_TYPES = ("categorical", "numeric")
 FORMATS = ("auto", "csv", "parquet")
 
 
+def _some_location(source: str | tuple[str, ...]) -> list[str]:
+    empty = not source or (not isinstance(source, str) and not all(source))
+    return [f"must be a location or a non-empty list of locations (got {source!r})"] if empty else []
+
+
 def _positive_items(values: tuple[int, ...]) -> list[str]:
     return [] if values and all(v > 0 for v in values) else [f"must be a non-empty list of positive integers (got {list(values)!r})"]
 
@@ -44,7 +49,8 @@ class FeaturesParam(Record):
 class IngestOptions(LabelParam):
     """What the data is and how it is split (YAML ``data:``)."""
 
-    source: str | tuple[str, ...] = option(doc="where the data is: a path, gs:// URI, package:// resource or a list")
+    source: str | tuple[str, ...] = option(
+        doc="where the data is: a path, gs:// URI, package:// resource or a list", check=_some_location)
     format: str = option("auto", "csv, parquet or auto (by the file extension)", choices=FORMATS)
     split: dict[str, Any] = option(
         doc="split ratios, adding up to 1", factory=lambda: {"train": 0.7, "eval": 0.15, "test": 0.15},
@@ -160,7 +166,7 @@ DEPLOY_ACTIONS = ("canary", "promote")
 
 @dataclass(frozen=True, kw_only=True)
 class CanaryRollout(Record):
-    weight: float = option(0.1, "share of requests the challenger answers during its canary", ge=0, le=1)
+    weight: float = option(0.1, "share of requests the challenger answers during its canary", gt=0, lt=1)
     window_minutes: int = option(60, "how long the canary runs before the promotion DAG decides", gt=0)
 
 

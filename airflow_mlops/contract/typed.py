@@ -15,7 +15,9 @@ and write the same declaration::
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -44,6 +46,7 @@ def option(
     ge: float | None = None,
     gt: float | None = None,
     le: float | None = None,
+    lt: float | None = None,
     check: Callable[[Any], list[str]] | None = None,
 ) -> Any:
     """A field of a :class:`Record`.
@@ -54,9 +57,10 @@ def option(
     :param ge: numbers must be at least this (``ge=0, le=1`` reads "between 0 and 1").
     :param gt: numbers must be greater than this.
     :param le: numbers must be at most this.
+    :param lt: numbers must be less than this (``gt=0, lt=1``: strictly between 0 and 1).
     :param check: more rules: a function returning problems (``"<what>"`` or ``"<sub.path>: <what>"``).
     """
-    metadata = {"doc": doc, "choices": choices, "ge": ge, "gt": gt, "le": le, "check": check}
+    metadata = {"doc": doc, "choices": choices, "ge": ge, "gt": gt, "le": le, "lt": lt, "check": check}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -126,6 +130,8 @@ def read_record(cls: type[T], data: Any, path: str, problems: list[str], coerce:
     """Like :meth:`Record.from_dict`, appending problems to ``problems``; ``None`` when invalid."""
     if data is None:
         data = {}
+    if isinstance(data, Record):  # a record where its mapping is expected (a nested default, say)
+        data = data.to_dict()
     if not isinstance(data, Mapping):
         problems.append(f"{path or 'the document'}: must be a mapping (got {data!r})")
         return None
@@ -158,7 +164,13 @@ def _check_rules(meta: Mapping[str, Any], value: Any, path: str, problems: list[
     if choices is not None and value not in choices:
         problems.append(f"{path}: must be one of {', '.join(map(str, choices))} (got {value!r})")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        ge, gt, le = meta.get("ge"), meta.get("gt"), meta.get("le")
+        ge, gt, le, lt = meta.get("ge"), meta.get("gt"), meta.get("le"), meta.get("lt")
+        if gt is not None and lt is not None:
+            if not gt < value < lt:
+                problems.append(f"{path}: must be between {gt:g} and {lt:g} (got {value!r}), both excluded")
+            gt = lt = None
+        if lt is not None and value >= lt:
+            problems.append(f"{path}: must be less than {lt:g} (got {value!r})")
         if ge is not None and le is not None and not ge <= value <= le:
             problems.append(f"{path}: must be between {ge:g} and {le:g} (got {value!r})")
         elif ge is not None and value < ge:
@@ -189,24 +201,47 @@ def _type_name(tp: Any) -> str:
     return _NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
+def parse_bool(text: str) -> bool | None:
+    """``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off`` (any case); else ``None``."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    return None
+
+
 def _coerced(tp: type, value: str) -> Any:
     text = value.strip()
     if tp is bool:
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        return _INVALID
+        parsed = parse_bool(text)
+        return _INVALID if parsed is None else parsed
     try:
         return tp(text)
     except ValueError:
         return _INVALID
 
 
+def _rendered(tp: Any, value: Any) -> Any:
+    """A value as Airflow renders a template: a container or record as its Python repr
+    (``"[16, 8]"``), or - with native rendering - a number where a string was meant."""
+    origin = typing.get_origin(tp)
+    wants_container = origin in (tuple, dict) or tp is dict or (isinstance(tp, type) and issubclass(tp, Record))
+    if isinstance(value, str) and wants_container:
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def read_value(tp: Any, value: Any, path: str, problems: list[str], coerce: bool = False) -> Any:
     """``value`` checked against the annotation ``tp``; ``_INVALID`` (with a problem) if it is not."""
     origin = typing.get_origin(tp)
+    if coerce:
+        value = _rendered(tp, value)
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
@@ -252,6 +287,9 @@ def read_value(tp: Any, value: Any, path: str, problems: list[str], coerce: bool
         ok = isinstance(value, tp) and not (isinstance(value, bool) and tp is not bool)
         if tp is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
+        if tp is float and ok and not math.isfinite(value):
+            problems.append(f"{path}: must be a finite number (got {original!r})")
+            return _INVALID
         if not ok:
             problems.append(f"{path}: must be {_type_name(tp)} (got {original!r})")
             return _INVALID

@@ -93,7 +93,7 @@ def records() -> list[type[Record]]:
 
 
 # Fields that share a name but mean different things (a test accuracy bound and a production one).
-SAME_NAME_OTHER_MEANING = {"min_accuracy", "max_accuracy_drop", "poll_seconds", "schedule", "min_labels", "reason"}
+SAME_NAME_OTHER_MEANING = {"min_accuracy", "max_accuracy_drop", "poll_seconds", "schedule", "min_labels", "reason", "window_minutes"}
 
 
 def test_each_parameter_is_declared_once():
@@ -128,3 +128,37 @@ def test_every_built_in_component_has_a_typed_interface():
     for interface in BUILT_IN.values():
         assert issubclass(interface.params, Record)
         assert interface.outputs
+
+
+def test_templates_rendered_as_python_reprs_or_native_values_are_read_back():
+    # Airflow renders a list or mapping template as its repr; with native rendering a digits-only
+    # string arrives as a number.
+    rendered = {"label": "y", "hidden_units": "[16, 8]", "epochs": "3"}
+    assert params.TrainParams.from_dict(rendered, coerce=True).hidden_units == (16, 8)
+    evaluate = params.EvaluateParams.from_dict(
+        {"label": "y", "slices": "['island']", "thresholds": "{'min_accuracy': 0.9}"}, coerce=True)
+    assert evaluate.slices == ("island",) and evaluate.thresholds.min_accuracy == 0.9
+    assert params.RollbackParams.from_dict({"reason": 123}, coerce=True).reason == "123"
+    assert problems_of(params.TrainParams, {"label": "y", "hidden_units": "[16, 8"}, coerce=True) == [
+        "hidden_units: must be a list of integers (got '[16, 8')"]
+
+
+def test_a_record_given_where_its_mapping_is_expected_is_read():
+    nested = params.EvaluateParams.from_dict({"label": "y", "thresholds": params.EvaluationThresholds(min_accuracy=0.5)})
+    assert nested.thresholds.min_accuracy == 0.5
+
+
+def test_nan_and_infinity_are_not_numbers_here():
+    assert problems_of(params.TrainParams, {"label": "y", "learning_rate": "nan"}, coerce=True) == [
+        "learning_rate: must be a finite number (got 'nan')"]
+    assert problems_of(params.EvaluationThresholds, {"min_accuracy": float("inf")}) == [
+        "min_accuracy: must be a finite number (got inf)"]
+
+
+def test_a_canary_weight_is_strictly_between_0_and_1_and_a_source_is_not_empty():
+    for weight in (0, 1, 1.5):
+        assert problems_of(params.DeployParams, {"weight": weight}) == [
+            f"weight: must be between 0 and 1 (got {float(weight)!r}), both excluded"]
+    for source in ([], "", ["a", ""]):
+        assert problems_of(params.IngestParams, {"label": "y", "source": source})[0].startswith(
+            "source: must be a location or a non-empty list of locations")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from airflow_mlops.contract.config.model import (
     DEFAULT_START_DATE,
+    REMOTE_REQUIRED,
     DeploymentSettings,
     FeatureSpec,
     MonitoringSettings,
@@ -31,10 +32,6 @@ from airflow_mlops.contract.typed import Record, read_record
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 R = TypeVar("R", bound=Record)
-REMOTE_REQUIRED = {
-    "vertex": ("project", "region", "endpoint_id", "serving_container_image_uri"),
-    "cloud_run": ("project", "region", "service", "image"),
-}
 
 
 class PipelineConfigError(ValueError):

@@ -29,8 +29,13 @@ LAUNCHERS = ("local",)
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
 DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner",)
-VERTEX_FIELDS = ("project", "region", "endpoint_id", "serving_container_image_uri", "machine_type")
-CLOUD_RUN_FIELDS = ("project", "region", "service", "image")
+#: the settings of each remote deployment target that must be given
+REMOTE_REQUIRED = {
+    "vertex": ("project", "region", "endpoint_id", "serving_container_image_uri"),
+    "cloud_run": ("project", "region", "service", "image"),
+}
+VERTEX_FIELDS = (*REMOTE_REQUIRED["vertex"], "machine_type")
+CLOUD_RUN_FIELDS = REMOTE_REQUIRED["cloud_run"]
 
 
 def _allowed_keys(allowed: tuple[str, ...]) -> Callable[[dict[str, Any]], list[str]]:
@@ -79,6 +84,8 @@ class RegistrySettings(Record):
 
     model_name: str | None = option(None, "registered model name (default: the pipeline's name)")
     tracking_uri: str | None = option(None, "MLflow tracking/registry URI (default: a SQLite file under .mlops/)")
+    mlflow_conn_id: str | None = option(
+        None, "an Airflow connection of type mlflow to take the tracking URI and credentials from (wins over tracking_uri)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +126,7 @@ class MonitoringSettings(MonitorOptions):
     """Drift and performance monitoring, and what triggers retraining (YAML ``monitoring:``)."""
 
     schedule: str = option("@hourly", "how often <pipeline>_monitoring looks at the prediction log")
+    window_minutes: int = option(60, "how far back each monitoring run looks (the trigger form can change it)", gt=0)
     landing: str | None = option(None, "where new data arrives (path or gs:// prefix; default .mlops/landing/<pipeline>)")
     poll_seconds: int = option(30, "how often the sensors look", gt=0)
 

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.contract.config.model import REMOTE_REQUIRED
+from airflow_mlops.contract.params import CanaryRollout
 from airflow_mlops.provider.deploy.vertex import canary_percent, check_request
 
 if TYPE_CHECKING:
     from google.cloud.run_v2 import RevisionTemplate, Service, TrafficTarget
 
-CLOUD_RUN_REQUIRED = ("project", "region", "service", "image")
+CLOUD_RUN_REQUIRED = REMOTE_REQUIRED["cloud_run"]
 PIN_VERSION_ENV = "MLOPS_SERVING_PIN_VERSION"
 MODEL_NAME_ENV = "MLOPS_MODEL_NAME"
 OPERATION_TIMEOUT = 1800
@@ -65,7 +67,7 @@ def cloud_run_rollout(
     settings: dict[str, Any],
     model_name: str,
     version: str,
-    weight: float = 0.1,
+    weight: float = CanaryRollout.weight,
     current_version: str | None = None,
     gcp_conn_id: str = "google_cloud_default",
     impersonation_chain: str | Sequence[str] | None = None,

@@ -11,12 +11,15 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.contract.config.model import REMOTE_REQUIRED
+from airflow_mlops.contract.params import CanaryRollout
+
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.vertex_ai.endpoint_service import EndpointServiceHook
     from airflow.providers.google.cloud.hooks.vertex_ai.model_service import ModelServiceHook
 
 ACTIONS = ("canary", "promote", "rollback")
-VERTEX_REQUIRED = ("project", "region", "endpoint_id", "serving_container_image_uri")
+VERTEX_REQUIRED = REMOTE_REQUIRED["vertex"]
 DEFAULT_MACHINE_TYPE = "n1-standard-2"
 OPERATION_TIMEOUT = 3600
 
@@ -114,7 +117,7 @@ def vertex_rollout(
     model_name: str,
     version: str,
     artifact_uri: str,
-    weight: float = 0.1,
+    weight: float = CanaryRollout.weight,
     gcp_conn_id: str = "google_cloud_default",
     impersonation_chain: str | Sequence[str] | None = None,
     log: logging.Logger | logging.LoggerAdapter | Any | None = None,

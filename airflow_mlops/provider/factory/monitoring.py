@@ -33,7 +33,7 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
         max_active_runs=1,
         tags=["mlops", config.name, "monitoring"],
         params={
-            "window_minutes": Param(60, type="integer", minimum=1, title="Window (minutes)",
+            "window_minutes": Param(monitoring.window_minutes, type="integer", minimum=1, title="Window (minutes)",
                                     description="How far back from the end of the data interval to look."),
         },
         doc_md=(

@@ -88,6 +88,7 @@ def component_defaults(config: PipelineConfig) -> dict:
         execution_timeout=timedelta(seconds=timeout + 120),
         registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.model_name},
         launcher=config.runtime.launcher,
+        mlflow_conn_id=config.registry.mlflow_conn_id,
     )
 
 

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_mlops.contract.typed import parse_bool
+
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
@@ -39,9 +41,7 @@ HTTP_SCHEMES = ("http", "https")
 
 
 def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes", "on")
+    return value if isinstance(value, bool) else bool(parse_bool(str(value)))
 
 
 class MlflowHook(BaseHook):

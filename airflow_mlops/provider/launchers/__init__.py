@@ -14,7 +14,8 @@ from airflow_mlops.provider.launchers.local import LocalLauncher, resolve_runtim
 
 #: ``runtime.launcher`` value -> implementation
 LAUNCHERS: dict[str, type[Launcher]] = {LocalLauncher.name: LocalLauncher}
-assert set(LAUNCHERS) == set(DECLARED_LAUNCHERS), "the config's launcher names and the implementations differ"
+if set(LAUNCHERS) != set(DECLARED_LAUNCHERS):  # the config accepts exactly the launchers there are
+    raise ImportError(f"launchers {sorted(LAUNCHERS)} differ from the config's {sorted(DECLARED_LAUNCHERS)}")
 
 
 def launcher_for(name: str, **options: Any) -> Launcher:

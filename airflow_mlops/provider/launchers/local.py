@@ -77,6 +77,7 @@ class LocalLauncher(Launcher):
         self._proc: subprocess.Popen | None = None
         self._timer: threading.Timer | None = None
         self._timed_out = False
+        self._timeout = timeout
         self._start = 0.0
 
     name = "local"
@@ -98,8 +99,8 @@ class LocalLauncher(Launcher):
             errors="replace",
             bufsize=1,
         )
-        timeout = request.timeout if request.timeout is not None else self.timeout
-        self._timer = threading.Timer(timeout, self._on_timeout) if timeout else None
+        self._timeout = request.timeout if request.timeout is not None else self.timeout
+        self._timer = threading.Timer(self._timeout, self._on_timeout) if self._timeout else None
         if self._timer:
             self._timer.daemon = True
             self._timer.start()
@@ -127,7 +128,7 @@ class LocalLauncher(Launcher):
 
     def _on_timeout(self) -> None:
         self._timed_out = True
-        log.error("component exceeded its timeout of %s s; killing its process group", self.timeout)
+        log.error("component exceeded its timeout of %s s; killing its process group", self._timeout)
         self.kill()
 
     def kill(self) -> None:

@@ -13,9 +13,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_mlops.contract import SPEC_FILE, ArtifactRef, ComponentSpec, RunInfo, invocation_dir, join_uri
 from airflow_mlops.contract.components import ComponentInterface
-from airflow_mlops.contract.typed import Record, RecordError
+from airflow_mlops.contract.typed import Record, RecordError, parse_bool
 from airflow_mlops.provider.hooks import ArtifactStorageHook, MlflowHook
 from airflow_mlops.provider.launchers import (
+    LAUNCHERS,
     InvocationResult,
     Launcher,
     LaunchRequest,
@@ -46,12 +47,10 @@ class ComponentOutput:
 def _as_bool(value: bool | str) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
-        return False
-    raise AirflowFailException(f"cache must be true or false (got {value!r})")
+    parsed = parse_bool(str(value)) if str(value).strip() else False
+    if parsed is None:
+        raise AirflowFailException(f"cache must be true or false (got {value!r})")
+    return parsed
 
 
 def safe_segment(segment: str) -> str:
@@ -145,6 +144,8 @@ class ComponentOperator(BaseOperator):
             component = component or self.interface.name
         if not component:
             raise ValueError("component is required for an operator without an interface")
+        if launcher not in LAUNCHERS:  # a config error: at DAG parse, not as a retried task failure
+            raise ValueError(f"launcher must be one of {', '.join(sorted(LAUNCHERS))} (got {launcher!r})")
         super().__init__(**kwargs)
         self.component = component
         self.pipeline = pipeline

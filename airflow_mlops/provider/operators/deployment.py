@@ -118,7 +118,8 @@ class CanaryAnalysisOperator(ComponentOperator):
     ui_color = "#fdebd0"
 
     def __init__(self, *, thresholds: CanaryThresholds | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        given = thresholds.to_dict() if isinstance(thresholds, CanaryThresholds) else dict(thresholds or {})
+        # a misspelt threshold is named at DAG parse (thresholds.<name>: unknown field)
+        given = CanaryThresholds.from_dict(thresholds, path="thresholds").to_dict() if thresholds is not None else {}
         super().__init__(**{**given, **kwargs})
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class RegisterModelOperator(ComponentOperator):
     ui_color = "#d5f5f0"
 
     def __init__(self, *, lineage: dict[str, ComponentOutput] | None = None, **kwargs: Any) -> None:
-        super().__init__(inputs={**(lineage or {}), **kwargs.pop("inputs", {})}, **kwargs)
+        super().__init__(inputs={**(lineage or {}), **(kwargs.pop("inputs", None) or {})}, **kwargs)
 
     def check_inputs(self, inputs: dict[str, ArtifactRef]) -> None:
         blessing = inputs["blessing"].properties

@@ -21,6 +21,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_mlops.artifacts.locks import file_lock
 from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.contract.config.model import MonitoringSettings
 from airflow_mlops.provider.hooks.storage import ArtifactStorageHook
 from airflow_mlops.provider.triggers.new_data import NewDataTrigger, read_state, unclaimed_objects
 
@@ -99,7 +100,7 @@ class NewDataSensor(BaseSensorOperator):
         prefix: str,
         state_uri: str,
         pattern: str = "*",
-        poll_seconds: float = 30,
+        poll_seconds: float = MonitoringSettings.poll_seconds,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         gcp_conn_id: str = ArtifactStorageHook.default_conn_name,
         **kwargs: Any,

@@ -16,6 +16,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from fsspec.core import url_to_fs
 
 from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.contract.config.model import MonitoringSettings
 from airflow_mlops.provider.hooks.storage import ArtifactStorageHook
 
 #: Name endings of objects still being written (``gsutil``/Hadoop/``curl`` partial uploads).
@@ -106,7 +107,7 @@ class NewDataTrigger(BaseTrigger):
         self,
         prefix: str,
         state_uri: str,
-        poll_seconds: float = 30,
+        poll_seconds: float = MonitoringSettings.poll_seconds,
         pattern: str = "*",
         gcp_conn_id: str = ArtifactStorageHook.default_conn_name,
     ):

@@ -125,6 +125,13 @@ def _source(module: str) -> str:
 FRAMEWORK = frozenset({"airflow_mlops.runtime.components.base", "airflow_mlops.runtime.components.runner"})
 
 
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # pkg.name where name is a function or class of pkg
+        return False
+
+
 @functools.cache
 def project_imports(module: str) -> frozenset[str]:
     """``module`` and the runtime modules it imports, transitively: every import statement
@@ -140,10 +147,14 @@ def project_imports(module: str) -> frozenset[str]:
         if not source:
             continue
         for node in ast.walk(ast.parse(source)):
-            found = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                # ``from pkg import module`` imports pkg.module too
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                found = []
             for imported in found:
-                if (imported.startswith("airflow_mlops.runtime.") and imported not in FRAMEWORK
-                        and importlib.util.find_spec(imported) is not None):
+                if imported.startswith("airflow_mlops.runtime.") and imported not in FRAMEWORK and _is_module(imported):
                     todo.append(imported)
     return frozenset(seen)

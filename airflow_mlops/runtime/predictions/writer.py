@@ -28,12 +28,17 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+#: a log file is written every this many predictions, or this often, whichever comes first
+FLUSH_ROWS = 1000
+FLUSH_SECONDS = 1.0
+
 class PredictionLogger:
     """:param root: the sink (a local path/``file://`` or ``gs://`` URI).
     :param flush_rows: write a file once this many records are waiting ...
     :param flush_seconds: ... or when the oldest has waited this long."""
 
-    def __init__(self, root: str, flush_rows: int = 1000, flush_seconds: float = 1.0, store: ArtifactStore | None = None):
+    def __init__(self, root: str, flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS,
+                 store: ArtifactStore | None = None):
         self.root = root
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from airflow_mlops.contract.layout import deployment_record_uri
+from airflow_mlops.contract.params import InfraValidationOptions
 from airflow_mlops.runtime.serving.config import ServingConfig
 from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, http_get, stop_process_group
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("start", "run"):
             p.add_argument("--port", type=int, default=None)
         if name == "start":
-            p.add_argument("--wait", type=float, default=180.0, help="seconds to wait for the server")
+            p.add_argument("--wait", type=float, default=InfraValidationOptions.start_timeout, help="seconds to wait for the server")
         if name == "rollback":
             p.add_argument("--reason", default="manual rollback (cli)")
         p.set_defaults(func=func)

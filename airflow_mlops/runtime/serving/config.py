@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_mlops.contract.config.model import ServingSettings
+from airflow_mlops.runtime.predictions.writer import FLUSH_ROWS, FLUSH_SECONDS
 
 CONFIG_ENV = "MLOPS_SERVING_CONFIG"
 ADMIN_TOKEN_ENV = "MLOPS_SERVING_ADMIN_TOKEN"
@@ -38,8 +39,8 @@ class ServingConfig(ServingSettings):
     cache_dir: str
     pin_version: str | None = None
     log_predictions: bool = True
-    log_flush_rows: int = 1000
-    log_flush_seconds: float = 1.0
+    log_flush_rows: int = FLUSH_ROWS
+    log_flush_seconds: float = FLUSH_SECONDS
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

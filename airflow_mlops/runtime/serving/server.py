@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from airflow_mlops.contract.params import InfraValidationOptions
 from airflow_mlops.runtime.serving.config import CONFIG_ENV, ServingConfig
 
 SERVICE = "airflow_mlops.runtime.serving.service:PredictionService"
@@ -69,7 +70,7 @@ class ServerProcess:
         return self.config.url
 
     @classmethod
-    def start(cls, config: ServingConfig, state_dir: str | Path, wait_ready: float | None = 180.0) -> ServerProcess:
+    def start(cls, config: ServingConfig, state_dir: str | Path, wait_ready: float | None = InfraValidationOptions.start_timeout) -> ServerProcess:
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         config_path = state_dir / "config.json"
