@@ -1,0 +1,77 @@
+"""The built-in model (ml/model.py, ml/features.py): it converges, it can overfit a handful of
+rows, and it stays finite on absurd input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pipeline_helpers import FEATURES, LABEL
+
+from airflow_mlops.runtime.components.transform import analyze_chunk, finalize, merge
+from airflow_mlops.runtime.ml.features import training_arrays
+
+
+@pytest.fixture(scope="module")
+def penguins(penguins_csv) -> pd.DataFrame:
+    return pd.read_csv(penguins_csv)
+
+
+@pytest.fixture(scope="module")
+def transform(penguins) -> dict:
+    columns = {c: [None if pd.isna(v) else v for v in penguins[c]] for c in [*FEATURES, LABEL]}
+    return finalize(merge([analyze_chunk(columns, FEATURES, LABEL)]), FEATURES, LABEL)
+
+
+def fit(transform, frame, epochs, learning_rate=0.01, hidden=(16, 8)):
+    import keras
+
+    from airflow_mlops.runtime.ml.model import build_model
+
+    keras.utils.set_random_seed(1)
+    model = build_model(transform, hidden, learning_rate)
+    x, y, _ = training_arrays(frame, transform, LABEL)
+    history = model.fit(x, y, epochs=epochs, batch_size=16, verbose=0).history
+    return model, history
+
+
+def test_training_converges(transform, penguins):
+    train, test = penguins.iloc[::2], penguins.iloc[1::2]
+    model, history = fit(transform, train, epochs=15)
+    losses = history["loss"]
+    assert all(np.isfinite(losses))
+    assert losses[-1] < losses[0] * 0.5
+    assert sum(b < a for a, b in zip(losses, losses[1:])) >= 10  # mostly decreasing
+    x, y, _ = training_arrays(test, transform, LABEL)
+    accuracy = (np.asarray(model.predict(x, verbose=0)).argmax(1) == y).mean()
+    assert accuracy > 0.9
+
+
+def test_the_model_can_overfit_a_handful_of_rows(transform, penguins):
+    rows = penguins.dropna().groupby(LABEL).head(2)  # 6 rows, 2 per class
+    _, history = fit(transform, rows, epochs=150, learning_rate=0.05)
+    assert history["accuracy"][-1] == 1.0
+    assert history["loss"][-1] < 0.05
+
+
+def test_no_nan_with_extreme_or_missing_inputs(transform, penguins):
+    model, history = fit(transform, penguins.iloc[:120], epochs=3)
+    extreme = pd.DataFrame(
+        {
+            "island": ["Dream", "Atlantis", None, "", "Biscoe", "Torgersen"],
+            "bill_length_mm": [1e30, -1e30, np.nan, np.inf, -np.inf, 0.0],
+            "bill_depth_mm": [1e38, np.nan, -1e38, 17.0, 1e-30, np.nan],
+            "flipper_length_mm": [np.nan] * 6,
+            "body_mass_g": [-1.0, 1e12, np.nan, np.inf, 4000.0, -np.inf],
+            "sex": ["male", "unknown", None, np.nan, "female", ""],
+            LABEL: ["Adelie"] * 6,
+        }
+    )
+    x, _, _ = training_arrays(extreme, transform, LABEL)
+    probabilities = np.asarray(model.predict(x, verbose=0))
+    assert np.isfinite(probabilities).all()
+    assert probabilities.sum(axis=1) == pytest.approx(np.ones(6), abs=1e-5)
+
+    # Training on rows like these keeps the loss finite too.
+    _, history = fit(transform, pd.concat([penguins.iloc[:60], extreme]), epochs=3)
+    assert all(np.isfinite(history["loss"]))
