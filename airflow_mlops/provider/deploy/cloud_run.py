@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.contract.config.model import REMOTE_REQUIRED
 from airflow_mlops.contract.params import CanaryRollout
-from airflow_mlops.provider.deploy.vertex import canary_percent, check_request
+from airflow_mlops.provider.deploy.vertex import DEPLOYS, canary_percent, check_request
 
 if TYPE_CHECKING:
     from google.cloud.run_v2 import RevisionTemplate, Service, TrafficTarget
@@ -73,16 +73,18 @@ def cloud_run_rollout(
     impersonation_chain: str | Sequence[str] | None = None,
     log: logging.Logger | logging.LoggerAdapter | Any | None = None,
 ) -> dict[str, Any]:
-    """Canary, promote or roll back ``version`` of ``model_name`` on the Cloud Run service ``settings["service"]``.
+    """Canary, promote, reject or roll back ``version`` of ``model_name`` on the Cloud Run service ``settings["service"]``.
 
     For canary and promote the service template becomes revision ``<service>-v<version>`` (image
     ``settings["image"]``, ``MLOPS_SERVING_PIN_VERSION`` and ``MLOPS_MODEL_NAME`` set) unless it already
-    is; rollback only moves traffic, to the existing revision ``<service>-v<version>``.
+    is; reject and rollback only move all traffic to the existing revision ``<service>-v<version>``
+    (for reject: the champion's; the challenger's revision leaves the traffic split).
 
-    :param action: ``canary``, ``promote`` or ``rollback``.
+    :param action: ``canary``, ``promote``, ``reject`` or ``rollback``.
     :param settings: ``deployment.cloud_run``: project, region, service, image.
     :param model_name: the registered model's name.
-    :param version: the model version to act on (for rollback: the version to go back to).
+    :param version: the model version to act on (for reject: the champion that keeps all traffic; for
+        rollback: the version to go back to).
     :param weight: the canary's share of traffic, between 0 and 1.
     :param current_version: the champion version that keeps the rest during a canary; by default the
         revision that gets the most traffic now.
@@ -100,7 +102,7 @@ def cloud_run_rollout(
     hook = CloudRunServiceHook(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain)
     service = hook.get_service(service_name=name, region=region, project_id=settings["project"])
     revision = revision_name(name, version)
-    if action != "rollback" and service.template.revision != revision:
+    if action in DEPLOYS and service.template.revision != revision:
         _pin(service.template, revision, settings["image"], model_name, version)
 
     split = {revision: 100}

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.vertex_ai.endpoint_service import EndpointServiceHook
     from airflow.providers.google.cloud.hooks.vertex_ai.model_service import ModelServiceHook
 
-ACTIONS = ("canary", "promote", "rollback")
+#: canary and promote deploy ``version`` (uploading it if needed); reject and rollback move all traffic to
+#: a ``version`` that is deployed or was uploaded before
+ACTIONS = ("canary", "promote", "reject", "rollback")
+DEPLOYS = ("canary", "promote")
 VERTEX_REQUIRED = REMOTE_REQUIRED["vertex"]
 DEFAULT_MACHINE_TYPE = "n1-standard-2"
 OPERATION_TIMEOUT = 3600
@@ -122,19 +125,22 @@ def vertex_rollout(
     impersonation_chain: str | Sequence[str] | None = None,
     log: logging.Logger | logging.LoggerAdapter | Any | None = None,
 ) -> dict[str, Any]:
-    """Canary, promote or roll back ``version`` of ``model_name`` on the endpoint ``settings["endpoint_id"]``.
+    """Canary, promote, reject or roll back ``version`` of ``model_name`` on the endpoint ``settings["endpoint_id"]``.
 
     A version not yet on the endpoint is deployed from its Vertex Model (uploaded first unless a Model
-    with its display name exists); one already deployed only gets a new traffic split.
+    with its display name exists; only canary and promote upload); one already deployed only gets a new
+    traffic split.
 
     :param action: ``canary`` (``version`` gets ``weight``, the current champion the rest), ``promote``
-        (``version`` gets all traffic, other deployed models are undeployed) or ``rollback`` (all traffic
-        back to the earlier ``version``, the others are undeployed).
+        (``version`` gets all traffic, other deployed models are undeployed), ``reject`` (a canary ends:
+        all traffic to the champion ``version``, the challenger is undeployed) or ``rollback`` (all
+        traffic back to the earlier ``version``, the others are undeployed).
     :param settings: ``deployment.vertex``: project, region, endpoint_id, serving_container_image_uri,
         machine_type (default ``n1-standard-2``).
     :param model_name: the registered model's name.
     :param version: the model version to act on.
-    :param artifact_uri: the version's SavedModel directory (``gs://.../saved_model``).
+    :param artifact_uri: the version's SavedModel directory (``gs://.../saved_model``); needed for canary,
+        and for promote when the version was never uploaded.
     :param weight: the canary's share of traffic, between 0 and 1.
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account(s) to impersonate.
@@ -145,7 +151,7 @@ def vertex_rollout(
     from airflow.providers.google.cloud.hooks.vertex_ai.model_service import ModelServiceHook
 
     check_request("vertex", action, settings, VERTEX_REQUIRED, weight)
-    if action != "rollback" and not str(artifact_uri).startswith("gs://"):
+    if (action == "canary" or (action in DEPLOYS and artifact_uri)) and not str(artifact_uri).startswith("gs://"):
         raise ValueError(f"Vertex AI serves models from Cloud Storage: artifact_uri must be gs://..., got {artifact_uri!r}")
     log = log or logging.getLogger(__name__)
     version, endpoint_id = str(version), str(settings["endpoint_id"])
@@ -164,8 +170,9 @@ def vertex_rollout(
     if target_id is None:
         models = ModelServiceHook(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain)
         model = _find_model(models, where, name)
-        if model is None and action == "rollback":
-            raise ValueError(f"cannot roll back to {name}: it is neither deployed on endpoint {endpoint_id} nor uploaded")
+        if model is None and (action not in DEPLOYS or not artifact_uri):
+            what = "roll back to" if action == "rollback" else action
+            raise ValueError(f"cannot {what} {name}: it is neither deployed on endpoint {endpoint_id} nor uploaded")
         if model is None:
             model = uploaded = _upload(models, where, settings, model_name, version, artifact_uri)
             log.info("Uploaded %s from %s as %s", name, artifact_uri, model)

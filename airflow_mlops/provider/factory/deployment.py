@@ -14,6 +14,11 @@ from airflow_mlops.provider.operators import CanaryAnalysisOperator, RollbackMod
 PROMOTION_SCHEDULE = "@hourly"
 
 
+def remote_target(config: PipelineConfig) -> dict:
+    """``deployment.target`` and its settings: the Vertex AI endpoint or Cloud Run service that follows the decisions."""
+    return {"target": config.deployment.target, "target_settings": config.deployment.target_settings}
+
+
 def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
     """Hourly: once a canary's window is over, compare challenger and champion online and
     promote or reject the challenger (``force`` decides before the window ends)."""
@@ -33,7 +38,8 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
             f"### {config.name} promotion\n\nEvery hour: is a canary running and is its {canary.window_minutes}-minute "
             "window over? Then the challenger's online error rate, p95 latency and accuracy (on predictions whose "
             "labels have arrived) are compared with the champion's; it is promoted or rejected and the decision, "
-            "with its figures, goes to the deployment record. Otherwise the task is skipped with the reason.\n"
+            "with its figures, goes to the deployment record, and the serving target follows (`deployment.target`: "
+            f"{config.deployment.target}). Otherwise the task is skipped with the reason.\n"
         ),
         **dag_defaults(config),
     ) as dag:
@@ -41,6 +47,7 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
             task_id="canary_analysis",
             thresholds=CanaryThresholds(**options(canary, CanaryThresholds)),
             force="{{ params.force }}",
+            **remote_target(config),
             **{**component_defaults(config), "cache": False},
         )
     return dag
@@ -56,12 +63,14 @@ def rollback_dag(config: PipelineConfig | str | Path) -> DAG:
         tags=["mlops", config.name, "deployment"],
         params={"reason": Param("manual rollback", type="string", title="Reason", minLength=1)},
         doc_md=f"### {config.name} rollback\n\nTrigger to move `champion` back to the version before it; the "
-        "prediction server follows within a poll. Same as `make rollback`.\n",
+        "prediction server follows within a poll; a `vertex` / `cloud_run` target gets all traffic moved to it "
+        f"(`deployment.target`: {config.deployment.target}). Same as `make rollback` (which moves the registry only).\n",
         **dag_defaults(config),
     ) as dag:
         RollbackModelOperator(
             task_id="rollback",
             reason="{{ params.reason }}",
+            **remote_target(config),
             **{**component_defaults(config), "cache": False},
         )
     return dag

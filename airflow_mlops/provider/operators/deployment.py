@@ -30,26 +30,19 @@ class InfraValidateOperator(ComponentOperator):
     ui_color = "#fdebd0"
 
 
-class DeployModelOperator(ComponentOperator):
-    """Roll an infra-validated version out: ``canary`` (the challenger answers ``weight`` of the
-    requests for ``window_minutes``; the first model becomes champion at once) or ``promote``.
+class RolloutOperator(ComponentOperator):
+    """A rollout step: its component decides in the registry and the deployment record (the local
+    BentoML server follows them); with ``target`` ``vertex`` or ``cloud_run`` the operator then
+    applies the same decision to the Vertex AI endpoint (``traffic_split``) or the Cloud Run
+    service (revision traffic), through :func:`~airflow_mlops.provider.deploy.remote.apply_remote`
+    (one mapping of decisions to remote actions) with ``gcp_conn_id``. What was sent goes to the
+    task's result as ``target``.
 
-    The registry aliases and the deployment record always change (the local BentoML server
-    follows them). With ``target`` ``vertex`` or ``cloud_run`` the same decision is then applied
-    to the Vertex AI endpoint (``traffic_split``) or the Cloud Run service (revision traffic).
-
-    Inputs ``model_version`` (register) and ``infra_blessing`` (infra_validate). Parameters: the
-    fields of :class:`~airflow_mlops.contract.params.DeployParams` (``action``, ``weight``,
-    ``window_minutes``).
-
-    :param target: ``local``, ``vertex`` or ``cloud_run``.
+    :param target: ``local``, ``vertex`` or ``cloud_run`` (``deployment.target``).
     :param target_settings: the target's settings (``deployment.vertex`` / ``deployment.cloud_run``).
     """
 
     template_fields = (*ComponentOperator.template_fields, "target_settings")
-    ui_color = "#fdebd0"
-
-    interface = DEPLOY
 
     def __init__(
         self,
@@ -64,6 +57,52 @@ class DeployModelOperator(ComponentOperator):
         self.target = target
         self.target_settings = dict(target_settings or {})
 
+    @property
+    def model_name(self) -> str:
+        """The registered model's name (as the components take it: ``registry.model_name`` or the pipeline)."""
+        return str((self.component_settings.get("registry") or {}).get("model_name") or self.pipeline)
+
+    def apply_remote(
+        self,
+        decision: str,
+        version: str | None,
+        reason: str,
+        champion: str | None = None,
+        artifact_uri: str = "",
+        weight: float | None = None,
+        model_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply the registry's ``decision`` about ``version`` to the remote target (see
+        :func:`~airflow_mlops.provider.deploy.remote.remote_change` for the arguments)."""
+        from airflow_mlops.provider.deploy.remote import apply_remote, remote_change
+
+        change = remote_change(decision, version, champion, artifact_uri)
+        if change is None:
+            self.log.info("nothing to change on %s: %s", self.target, reason)
+            return {"action": "none"}
+        self.log.info("%s on %s: %s version %s", decision, self.target, change.action, change.version)
+        return apply_remote(self.target, self.target_settings, model_name or self.model_name, change, weight=weight,
+                            gcp_conn_id=self.gcp_conn_id, log=self.log)
+
+
+class DeployModelOperator(RolloutOperator):
+    """Roll an infra-validated version out: ``canary`` (the challenger answers ``weight`` of the
+    requests for ``window_minutes``; the first model becomes champion at once) or ``promote``.
+
+    The registry aliases and the deployment record always change (the local BentoML server
+    follows them). With ``target`` ``vertex`` or ``cloud_run`` the same decision is then applied
+    to the Vertex AI endpoint (``traffic_split``; the version's ``model/saved_model`` is uploaded)
+    or the Cloud Run service (revision traffic), see :class:`RolloutOperator`.
+
+    Inputs ``model_version`` (register) and ``infra_blessing`` (infra_validate). Parameters: the
+    fields of :class:`~airflow_mlops.contract.params.DeployParams` (``action``, ``weight``,
+    ``window_minutes``).
+    """
+
+    ui_color = "#fdebd0"
+
+    interface = DEPLOY
+
     def execute(self, context: Context) -> dict[str, Any]:
         result = super().execute(context)
         if self.target != "local":
@@ -72,28 +111,22 @@ class DeployModelOperator(ComponentOperator):
 
     def deploy_remote(self, decision: Mapping[str, Any], context: Context) -> dict[str, Any]:
         """Apply the registry's decision to the remote target."""
-        action = {"bootstrap": "promote", "canary": "canary", "promote": "promote"}.get(decision["action"])
-        if action is None:
-            self.log.info("nothing to change on %s: %s", self.target, decision["reason"])
-            return {"action": "none"}
         version_ref = self._resolve_inputs(context)["model_version"].properties
-        version, name = str(decision["version"]), version_ref["name"]
-        weight = float(self.checked_params()["weight"])
-        if self.target == "vertex":
-            from airflow_mlops.provider.deploy.vertex import vertex_rollout
-
-            return vertex_rollout(action, self.target_settings, name, version, f"{version_ref['model_uri']}/saved_model",
-                                  weight=weight, gcp_conn_id=self.gcp_conn_id, log=self.log)
-        from airflow_mlops.provider.deploy.cloud_run import cloud_run_rollout
-
-        return cloud_run_rollout(action, self.target_settings, name, version, weight=weight,
-                                 current_version=decision.get("previous_champion") or decision.get("champion"),
-                                 gcp_conn_id=self.gcp_conn_id, log=self.log)
+        return self.apply_remote(
+            decision["action"],
+            decision.get("version"),
+            decision.get("reason", ""),
+            champion=decision.get("previous_champion") or decision.get("champion"),
+            artifact_uri=f"{version_ref['model_uri']}/saved_model",
+            weight=float(self.checked_params()["weight"]),
+            model_name=version_ref["name"],
+        )
 
 
-class RollbackModelOperator(ComponentOperator):
+class RollbackModelOperator(RolloutOperator):
     """``champion`` back to the version before it (a running canary ends too); the prediction
-    server follows within a poll.
+    server follows within a poll. With ``target`` ``vertex`` or ``cloud_run`` all traffic of the
+    endpoint / service then goes to that version (:class:`RolloutOperator`).
 
     Parameters: the fields of :class:`~airflow_mlops.contract.params.RollbackParams` (``reason``).
     """
@@ -101,11 +134,21 @@ class RollbackModelOperator(ComponentOperator):
     interface = ROLLBACK
     ui_color = "#fadbd8"
 
+    def execute(self, context: Context) -> dict[str, Any]:
+        result = super().execute(context)
+        if self.target != "local":
+            decision = result["outputs"]["deployment"]["properties"]
+            result["target"] = self.apply_remote(decision["action"], decision.get("version"), decision.get("reason", ""))
+        return result
 
-class CanaryAnalysisOperator(ComponentOperator):
+
+class CanaryAnalysisOperator(RolloutOperator):
     """At the end of the canary window compare challenger and champion online (error rate,
     p95 latency, accuracy on labelled predictions) and promote or reject the challenger. No
-    canary, or a window still open: the task is skipped with the reason.
+    canary, or a window still open: the task is skipped with the reason. With ``target``
+    ``vertex`` or ``cloud_run`` the endpoint / service follows (:class:`RolloutOperator`): on
+    promote all traffic goes to the new champion, on reject all traffic goes back to the champion
+    and the challenger leaves the split.
 
     Parameters: the fields of :class:`~airflow_mlops.contract.params.CanaryAnalysisParams`
     (``force``: decide now, templated, e.g. ``"{{ params.force }}"``).
@@ -128,4 +171,8 @@ class CanaryAnalysisOperator(ComponentOperator):
         report = result["outputs"]["canary_report"]["properties"]
         if report["decision"] in ("none", "wait"):
             raise AirflowSkipException(f"no decision: {report['reason']}")
+        if self.target != "local":
+            versions = result.get("metrics") or {}
+            result["target"] = self.apply_remote(report["decision"], versions.get("challenger"), report["reason"],
+                                                 champion=versions.get("champion"))
         return result
