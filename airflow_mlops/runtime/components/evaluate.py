@@ -163,10 +163,12 @@ def load_champion(registry, client, log):
     if version is None:
         log.info("no champion in the registry yet: the first model is compared with thresholds only")
         return None
-    tmp = tempfile.mkdtemp(prefix="mlops-champion-")
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registry.model_name}/{version.version}", dst_path=tmp)
-    log.info("champion: %s version %s", registry.model_name, version.version)
-    return str(version.version), load_model(f"{local}/model.keras")
+    # A scratch download (from the registry's artifact store, gs:// with a gs:// root), removed
+    # once the model is in memory.
+    with tempfile.TemporaryDirectory(prefix="mlops-champion-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registry.model_name}/{version.version}", dst_path=tmp)
+        log.info("champion: %s version %s", registry.model_name, version.version)
+        return str(version.version), load_model(f"{local}/model.keras")
 
 
 def load_candidate(model_ref) -> tuple[Any, dict[str, Any]]:

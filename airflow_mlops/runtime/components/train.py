@@ -12,10 +12,13 @@ preempted task resumes at the last finished epoch. Output ``model`` (Model): ``m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,15 +81,31 @@ def build_model_on_devices(transform: dict[str, Any], params: TrainParams, log) 
     return model, gpus
 
 
-def checkpoints(scratch_dir: str, log) -> tuple[str, int | None]:
-    """The checkpoint directory and the epochs an earlier attempt finished there (``None``: none).
+@contextlib.contextmanager
+def checkpoints(scratch_dir: str, log) -> Iterator[tuple[str, int | None, Callable[[], None] | None]]:
+    """The local checkpoint directory, the epochs an earlier attempt finished (``None``: none),
+    and what to call after each epoch to save the checkpoint where a retry finds it.
 
-    Checkpoints live in the scratch directory, which a failed or killed attempt keeps."""
-    backup_dir = scratch_dir.removeprefix("file://") + "/backup"
-    resumed = _resume_epoch(backup_dir)
-    if resumed is not None:
-        log.info("resuming from the checkpoint after epoch %d", resumed)
-    return backup_dir, resumed
+    Checkpoints live in the scratch directory, which a failed or killed attempt keeps. Keras
+    writes them to local disk; when the scratch directory is remote (``gs://``: the retry may run
+    on another machine) they are downloaded from it first and uploaded to it after every epoch."""
+    if scratch_dir.startswith("file://"):
+        backup_dir = scratch_dir.removeprefix("file://") + "/backup"
+        resumed = _resume_epoch(backup_dir)
+        if resumed is not None:
+            log.info("resuming from the checkpoint after epoch %d", resumed)
+        yield backup_dir, resumed, None
+        return
+    store, remote = ArtifactStore(), f"{scratch_dir.rstrip('/')}/backup"
+    with tempfile.TemporaryDirectory(prefix="mlops-checkpoints-") as tmp:
+        backup_dir = os.path.join(tmp, "backup")
+        if store.exists(f"{remote}/training_metadata.json"):
+            with store.local_dir(remote) as downloaded:
+                shutil.copytree(downloaded, backup_dir)
+        resumed = _resume_epoch(backup_dir)
+        if resumed is not None:
+            log.info("resuming from the checkpoint after epoch %d (%s)", resumed, remote)
+        yield backup_dir, resumed, lambda: store.put_dir(backup_dir, remote)
 
 
 def _resume_epoch(backup_dir: str) -> int | None:
@@ -147,8 +166,9 @@ def _epoch_logger(log, epochs: int, on_epoch):
     return EpochLogger()
 
 
-def fit(model, data: TrainingData, params: TrainParams, backup_dir: str, log, on_epoch) -> dict[str, list[float]]:
-    """Fit with a checkpoint every epoch (resuming from ``backup_dir``); the history.
+def fit(model, data: TrainingData, params: TrainParams, backup_dir: str, log, on_epoch, on_checkpoint=None) -> dict[str, list[float]]:
+    """Fit with a checkpoint every epoch (resuming from ``backup_dir``; ``on_checkpoint()`` after
+    each one is written); the history.
 
     A loss that became NaN or infinite is an error."""
     import keras
@@ -164,6 +184,7 @@ def fit(model, data: TrainingData, params: TrainParams, backup_dir: str, log, on
         verbose=0,
         callbacks=[
             keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
+            *([keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_checkpoint())] if on_checkpoint else []),
             _epoch_logger(log, params.epochs, on_epoch),
         ],
     ).history
@@ -224,10 +245,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     keras.utils.set_random_seed(params.seed)
     data = load_training_data(ctx.spec.inputs["examples"], transform, params.label, ctx.log)
     model, gpus = build_model_on_devices(transform, params, ctx.log)
-    backup_dir, resumed = checkpoints(ctx.scratch_dir, ctx.log)
     mlflow_run = TrainingRun.open(ctx.spec, params)
-
-    history = fit(model, data, params, backup_dir, ctx.log, mlflow_run.log_epoch)
+    with checkpoints(ctx.scratch_dir, ctx.log) as (backup_dir, resumed, on_checkpoint):
+        history = fit(model, data, params, backup_dir, ctx.log, mlflow_run.log_epoch, on_checkpoint)
     export_model(model, history, transform, ctx.output_uri("model"), mlflow_run)
     return model_result(ctx, history, transform, mlflow_run.run_id, resumed, gpus)
 

@@ -65,6 +65,13 @@ class Registry:
 
         experiment = client.get_experiment_by_name(self.experiment)
         if experiment is not None:
+            if experiment.artifact_location.rstrip("/") != self.artifact_location.rstrip("/"):
+                # MLflow fixes an experiment's artifact location when it is created: after a change
+                # of artifact root (file:// -> gs://) new model files still go to the old place,
+                # which a step on another machine may not reach.
+                log.warning("MLflow experiment %r keeps its artifact location %s, not %s (the artifact root changed "
+                            "after it was created; use another tracking store or experiment to move it)",
+                            self.experiment, experiment.artifact_location, self.artifact_location)
             return experiment.experiment_id
         try:
             return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
