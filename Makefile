@@ -11,6 +11,8 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_36
 
 AIRFLOW_VENV := $(ROOT)/.venv
 RUNTIME_VENV := $(ROOT)/.venv-runtime
+# The control plane on the lowest supported Airflow (requirements/airflow-min.lock.txt); tests only.
+AIRFLOW_MIN_VENV := $(ROOT)/.venv-airflow-min
 
 # The embedded default: Airflow's home, its SQLite database and every artifact stay under .mlops/.
 export AIRFLOW_HOME ?= $(ROOT)/.mlops/airflow
@@ -21,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-loop schema serve stop status rollback test test-runtime test-control benchmark benchmark-pipeline benchmark-serving benchmark-monitoring clean clean-all
+.PHONY: help setup lock lint demo demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
@@ -29,6 +31,7 @@ help:
 	@echo "make lint   - ruff on the whole tree, mypy on the contract, the artifact store and the provider"
 	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
+	@echo "make test-control-min - the control-plane tests on the lowest supported Airflow (3.1.8, .venv-airflow-min)"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
 	@echo "make schema - regenerate include/penguin/schema.pbtxt from the data (review, then commit)"
 	@echo "make serve  - start the prediction server on 127.0.0.1:3000 in the background; make stop stops it"
@@ -61,11 +64,15 @@ endef
 $(AIRFLOW_VENV)/.installed: requirements/airflow.lock.txt requirements/lint.lock.txt pyproject.toml | $(UV)
 	$(call build-venv,$(AIRFLOW_VENV),requirements/airflow.lock.txt,control plane,requirements/lint.lock.txt)
 
+$(AIRFLOW_MIN_VENV)/.installed: requirements/airflow-min.lock.txt pyproject.toml | $(UV)
+	$(call build-venv,$(AIRFLOW_MIN_VENV),requirements/airflow-min.lock.txt,control plane on the lowest supported Airflow)
+
 $(RUNTIME_VENV)/.installed: requirements/runtime.lock.txt pyproject.toml runtime/pyproject.toml | $(UV)
 	$(call build-venv,$(RUNTIME_VENV),requirements/runtime.lock.txt,runtime plane)
 
 lock: | $(UV)
 	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml --extra airflow --extra google --extra kubernetes --extra dev -o requirements/airflow.lock.txt
+	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml requirements/airflow-min.in --extra airflow --extra google --extra kubernetes --extra dev -o requirements/airflow-min.lock.txt
 	$(UV) pip compile --quiet $(LOCK_PLATFORM) pyproject.toml runtime/pyproject.toml --extra dev --extra fuzz --no-emit-package airflow-mlops -o requirements/runtime.lock.txt
 	$(UV) pip compile --quiet $(LOCK_PLATFORM) requirements/lint.in -c requirements/airflow.lock.txt -o requirements/lint.lock.txt
 
@@ -74,7 +81,13 @@ lock: | $(UV)
 RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
 CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py
 
-test: setup test-runtime test-control lint
+# The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
+# packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)
+# and the real-scheduler test (minutes of a live scheduler; the dags tests run every DAG with
+# `airflow dags test` there too).
+CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py
+
+test: setup test-runtime test-control test-control-min lint
 
 # ruff (rules in pyproject.toml) on the whole tree, mypy on the contract, the artifact store and the
 # control plane ([tool.mypy] files); both from the control plane's env.
@@ -90,6 +103,9 @@ test-runtime: setup
 
 test-control: setup
 	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_TESTS) $(PYTEST_ARGS)
+
+test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
+	cd $(ROOT) && $(AIRFLOW_MIN_VENV)/bin/python -m pytest $(CONTROL_MIN_TESTS) $(PYTEST_ARGS)
 
 demo: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo.py
@@ -132,4 +148,4 @@ clean: stop
 	rm -rf .mlops
 
 clean-all: clean
-	rm -rf $(AIRFLOW_VENV) $(RUNTIME_VENV) $(TOOLS)
+	rm -rf $(AIRFLOW_VENV) $(AIRFLOW_MIN_VENV) $(RUNTIME_VENV) $(TOOLS)

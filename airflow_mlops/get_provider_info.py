@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The supported Airflow range, as pyproject.toml's ``airflow`` extra declares it: 3.1.8 is the oldest
+#: Airflow 3 that Cloud Composer 3 offers (tested with requirements/airflow-min.lock.txt), 3.3 the
+#: newest (requirements/airflow.lock.txt). What differs between them: airflow_mlops/provider/compat.py.
+AIRFLOW_REQUIREMENT = "apache-airflow>=3.1.8,<3.4"
+
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_mlops import __version__
@@ -12,8 +17,11 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-mlops",
         "name": "MLOps",
         "description": "Continuous training, validation, serving and monitoring of ML models "
-        "(MLOps level 1-2) on Airflow 3 and Cloud Composer.",
+        "(MLOps level 1-2) on Airflow 3 and Cloud Composer. Supports Airflow 3.1.8 up to 3.3 "
+        f"({AIRFLOW_REQUIREMENT}); on Airflow 3.1 the MLflow connection form comes from the hook.",
         "versions": [__version__],
+        # As in Airflow's provider.yaml (the runtime schema has no such key and allows extra ones).
+        "dependencies": [AIRFLOW_REQUIREMENT],
         "integrations": [
             {
                 "integration-name": "MLOps",

@@ -12,7 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME_PYTHON = REPO / ".venv-runtime" / "bin" / "python"
-AIRFLOW_BIN = REPO / ".venv" / "bin" / "airflow"
+# The Airflow CLI of the environment running the tests (.venv, or .venv-airflow-min for the lowest supported Airflow).
+AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 
 
 @pytest.fixture

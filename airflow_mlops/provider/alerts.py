@@ -26,7 +26,7 @@ def log_alert(verdict: Mapping[str, Any], context: Mapping[str, Any]) -> None:
 
 
 def webhook_alert(verdict: Mapping[str, Any], context: Mapping[str, Any]) -> None:
-    from airflow.sdk import conf
+    from airflow_mlops.provider.compat import conf
 
     url = os.environ.get("MLOPS_ALERT_WEBHOOK") or conf.get("mlops", "alert_webhook", fallback=None)
     if not url:

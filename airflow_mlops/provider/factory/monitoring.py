@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.contract.config import PipelineConfig
 from airflow_mlops.contract.layout import landing_state_uri
 from airflow_mlops.contract.params import IngestParams, MonitorOptions, MonitorParams
 from airflow_mlops.provider.alerts import DEFAULT_ALERTS, AlertCallback
 from airflow_mlops.provider.assets import covered_by_request, new_examples_asset, retrain_asset
+from airflow_mlops.provider.compat import AirflowSkipException, latest_inlet_event
 from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import IngestDataOperator, MonitorOperator
 from airflow_mlops.provider.sensors import NewDataSensor
@@ -62,8 +62,8 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
             verdict = result["outputs"]["monitoring"]["properties"]
             if verdict.get("status") != "alert":
                 raise AirflowSkipException(f"no retraining: verdict {verdict.get('status')} ({'; '.join(verdict.get('reasons') or []) or 'nothing wrong'})")
-            last = list(context["inlet_events"][retrain].ascending(False).limit(1))
-            covered = covered_by_request(verdict, last[0].timestamp if last else None)
+            last = latest_inlet_event(context["inlet_events"], retrain)
+            covered = covered_by_request(verdict, last.timestamp if last is not None else None)
             if covered:
                 raise AirflowSkipException(f"no new retraining request: {covered} (verdict: {'; '.join(verdict['reasons'])})")
             context["outlet_events"][retrain].extra = {

@@ -49,7 +49,7 @@ def machine_setting(env: str, option: str, fallback: str) -> str:
 
     Machine-level settings win so the same YAML runs on a laptop and on Composer.
     """
-    from airflow.sdk import conf
+    from airflow_mlops.provider.compat import conf
 
     return os.environ.get(env) or conf.get("mlops", option, fallback=None) or fallback
 

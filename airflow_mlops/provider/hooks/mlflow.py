@@ -15,8 +15,10 @@ Connection fields:
 - extra ``insecure_tls``: skip TLS verification (``MLFLOW_TRACKING_INSECURE_TLS``).
 
 The connection form fields and their behaviour are declared in the provider info
-(``connection-types``: ``conn-fields``/``ui-field-behaviour``), as Airflow >= 3.2 expects, rather
-than through the deprecated ``get_connection_form_widgets``/``get_ui_field_behaviour``.
+(``connection-types``: ``conn-fields``/``ui-field-behaviour``), as Airflow >= 3.2 expects. Airflow
+3.1 ignores those and asks the hook instead, so on 3.1 (only) the hook also defines
+``get_connection_form_widgets``/``get_ui_field_behaviour``, built from that same declaration
+(deprecated from 3.2, where they are left out).
 """
 
 from __future__ import annotations
@@ -29,9 +31,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.contract.typed import parse_bool
+from airflow_mlops.provider.compat import (
+    DECLARATIVE_CONNECTION_FORMS,
+    AirflowFailException,
+    legacy_field_behaviour,
+    legacy_form_widgets,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -55,6 +62,16 @@ class MlflowHook(BaseHook):
     default_conn_name = "mlflow_default"
     conn_type = "mlflow"
     hook_name = "MLflow"
+
+    if not DECLARATIVE_CONNECTION_FORMS:  # Airflow < 3.2 reads the form from the hook class
+
+        @classmethod
+        def get_connection_form_widgets(cls) -> dict[str, Any]:
+            return legacy_form_widgets(cls.conn_type)
+
+        @classmethod
+        def get_ui_field_behaviour(cls) -> dict[str, Any]:
+            return legacy_field_behaviour(cls.conn_type)
 
     def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,9 +18,9 @@ import os
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_mlops.artifacts.store import ArtifactStore
+from airflow_mlops.provider.compat import AirflowNotFoundException
 
 #: URI schemes served by gcsfs.
 GCS_PROTOCOLS = ("gs", "gcs")

@@ -48,7 +48,7 @@ def resolve_runtime_python(explicit: str | None = None, project_root: str | Path
 
 def _airflow_conf(option: str) -> str | None:
     try:
-        from airflow.sdk import conf
+        from airflow_mlops.provider.compat import conf
     except ImportError:  # used outside Airflow (benchmarks, runtime-side tools)
         return None
     return conf.get("mlops", option, fallback=None) or None

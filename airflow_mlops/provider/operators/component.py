@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_mlops.contract import SPEC_FILE, ArtifactRef, ComponentSpec, RunInfo, invocation_dir, join_uri
 from airflow_mlops.contract.components import ComponentInterface
 from airflow_mlops.contract.typed import Record, RecordError, parse_bool
+from airflow_mlops.provider.compat import AirflowException, AirflowFailException
 from airflow_mlops.provider.hooks import ArtifactStorageHook, MlflowHook
 from airflow_mlops.provider.launchers import (
     LAUNCHERS,

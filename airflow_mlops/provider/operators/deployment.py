@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
 from airflow_mlops.contract.components import CANARY_ANALYSIS, DEPLOY, INFRA_VALIDATE, ROLLBACK
 from airflow_mlops.contract.config.model import DEPLOY_TARGETS
 from airflow_mlops.contract.params import CanaryThresholds
+from airflow_mlops.provider.compat import AirflowSkipException
 from airflow_mlops.provider.operators.component import ComponentOperator
 
 if TYPE_CHECKING:

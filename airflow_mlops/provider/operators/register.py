@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowSkipException
-
 from airflow_mlops.contract import ArtifactRef
 from airflow_mlops.contract.components import REGISTER
+from airflow_mlops.provider.compat import AirflowSkipException
 from airflow_mlops.provider.operators.component import ComponentOperator, ComponentOutput
 
 

@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_mlops.artifacts.locks import file_lock
 from airflow_mlops.artifacts.store import ArtifactStore
 from airflow_mlops.contract.config.model import MonitoringSettings
+from airflow_mlops.provider.compat import AirflowException, conf
 from airflow_mlops.provider.hooks.storage import ArtifactStorageHook
 from airflow_mlops.provider.triggers.new_data import NewDataTrigger, read_state, unclaimed_objects
 

@@ -13,10 +13,10 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ArtifactRef, ComponentSpec, ExecutionRecord, Status
+from airflow_mlops.provider.compat import AirflowException, AirflowFailException
 from airflow_mlops.provider.operators import ComponentOperator, ComponentOutput, IngestDataOperator
 
 REF = ArtifactRef("examples", "Examples", "file:///a/examples", "ingest", "f1", "file:///a/execution.json", {"rows": 3})
@@ -199,7 +199,7 @@ def register_operator(python: str, root: str):
 
 
 def test_register_is_skipped_with_the_reasons_when_not_blessed(stand_in, artifact_root):
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow_mlops.provider.compat import AirflowSkipException
 
     xcoms = {"train": {"outputs": {"model": REF.to_dict()}}, "evaluate": {"outputs": {"blessing": blessing_ref(False)}}}
     with pytest.raises(AirflowSkipException, match="not blessed, not registered: test accuracy 0.8000 < minimum 0.9000"):

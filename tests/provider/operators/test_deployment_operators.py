@@ -4,9 +4,9 @@ there is nothing to decide."""
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_mlops.contract import ArtifactRef
+from airflow_mlops.provider.compat import AirflowSkipException
 from airflow_mlops.provider.operators import (
     CanaryAnalysisOperator,
     ComponentOperator,

@@ -129,7 +129,7 @@ def test_vertex_rollback_redeploys_the_previous_champion_with_all_traffic(cloud,
 
 @pytest.mark.parametrize("decision", ["wait", "none"])
 def test_no_decision_sends_nothing(cloud, monkeypatch, decision):
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow_mlops.provider.compat import AirflowSkipException
 
     in_canary(cloud)
     decided(monkeypatch, canary_result(decision))

@@ -4,9 +4,9 @@ launcher ``runtime.launcher`` names."""
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_mlops.contract.params import TrainParams
+from airflow_mlops.provider.compat import AirflowFailException
 from airflow_mlops.provider.factory import training_dag
 from airflow_mlops.provider.launchers import LAUNCHERS, LocalLauncher, launcher_for
 from airflow_mlops.provider.operators import ComponentOutput, TrainModelOperator

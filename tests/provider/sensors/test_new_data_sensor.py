@@ -8,11 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from new_data_helpers import POLL, claimed, land, sensor
 from trigger_helpers import collect
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.provider.compat import AirflowException, TaskDeferred
 from airflow_mlops.provider.sensors import NewDataSensor
 from airflow_mlops.provider.sensors.new_data import batch_id, claim
 from airflow_mlops.provider.triggers import NewDataTrigger
@@ -132,7 +132,7 @@ def test_deferrable_defaults_to_the_operators_default_deferrable_option(landing,
     """As the Google provider's GCS sensors do; the data-arrival DAG asks for deferral explicitly."""
     import inspect
 
-    from airflow.sdk import conf
+    from airflow_mlops.provider.compat import conf
 
     parameter = inspect.signature(NewDataSensor.__init__).parameters["deferrable"]
     assert parameter.default is conf.getboolean("operators", "default_deferrable", fallback=False)
