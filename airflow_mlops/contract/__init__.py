@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from airflow_mlops.contract.artifacts import ArtifactRef
 from airflow_mlops.contract.errors import EXIT_REJECTED, ComponentError, ErrorKind, ErrorReport
-from airflow_mlops.contract.execution import ExecutionRecord, Status
+from airflow_mlops.contract.execution import ExecutionRecord, RemoteJob, Status
 from airflow_mlops.contract.fingerprint import fingerprint
 from airflow_mlops.contract.layout import (
     ERROR_FILE,
     EXECUTION_FILE,
+    REMOTE_JOB_FILE,
     RESULT_FILE,
     SPEC_FILE,
     execution_dir,
@@ -32,6 +33,8 @@ __all__ = [
     "ErrorKind",
     "ErrorReport",
     "ExecutionRecord",
+    "REMOTE_JOB_FILE",
+    "RemoteJob",
     "RESULT_FILE",
     "RunInfo",
     "SPEC_FILE",

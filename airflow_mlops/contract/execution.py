@@ -17,6 +17,34 @@ class Status(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class RemoteJob:
+    """A job outside the Airflow worker that did (part of) a component's work: the Kubernetes pod
+    or Vertex AI custom job it ran in (written by the launcher to ``job.json`` in the invocation
+    directory), or a Dataflow job it submitted.
+
+    :param kind: ``kubernetes_pod``, ``vertex_custom_job`` or ``dataflow_job``.
+    :param name: the resource name (``<namespace>/<pod>``, ``projects/.../customJobs/<id>``, the Dataflow job id).
+    :param console_url: where people look at it (Cloud console), if there is such a page.
+    :param details: what else identifies it (machine type, accelerator, image, region).
+    """
+
+    kind: str
+    name: str
+    console_url: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "console_url": self.console_url, "details": dict(self.details)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RemoteJob:
+        return cls(
+            kind=data["kind"], name=data["name"], console_url=data.get("console_url") or "",
+            details=dict(data.get("details") or {}),
+        )
+
+
+@dataclass(frozen=True)
 class ExecutionRecord:
     """A finished component execution.
 
@@ -41,6 +69,8 @@ class ExecutionRecord:
     executor: str
     run: RunInfo = field(default_factory=RunInfo)
     cache_hit: bool = False
+    #: where the work ran when not on the Airflow worker (pod, Vertex AI job, Dataflow jobs)
+    remote_jobs: tuple[RemoteJob, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +90,7 @@ class ExecutionRecord:
             "executor": self.executor,
             "run": self.run.to_dict(),
             "cache_hit": self.cache_hit,
+            "remote_jobs": [job.to_dict() for job in self.remote_jobs],
         }
 
     @classmethod
@@ -81,6 +112,7 @@ class ExecutionRecord:
             executor=data["executor"],
             run=RunInfo.from_dict(data.get("run")),
             cache_hit=bool(data.get("cache_hit", False)),
+            remote_jobs=tuple(RemoteJob.from_dict(job) for job in data.get("remote_jobs") or ()),
         )
 
     def to_json(self) -> str:

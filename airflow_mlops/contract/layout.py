@@ -6,6 +6,8 @@ SPEC_FILE = "spec.json"
 RESULT_FILE = "result.json"
 ERROR_FILE = "error.json"
 EXECUTION_FILE = "execution.json"
+#: the remote job a launcher started for an invocation (a :class:`RemoteJob`), next to its spec
+REMOTE_JOB_FILE = "job.json"
 
 
 def join_uri(base: str, *parts: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_mlops.contract import ComponentSpec, join_uri
+from airflow_mlops.contract import ComponentSpec, RemoteJob, join_uri
 from airflow_mlops.contract.components import ComponentInterface
 from airflow_mlops.contract.typed import Record
 
@@ -30,6 +30,8 @@ class OutputArtifact:
 class ComponentResult:
     outputs: dict[str, OutputArtifact]
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: jobs the component submitted elsewhere (e.g. its Beam pipeline on Dataflow)
+    remote_jobs: list[RemoteJob] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

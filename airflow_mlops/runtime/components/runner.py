@@ -13,6 +13,8 @@ from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import (
+    REMOTE_JOB_FILE,
+    RemoteJob,
     EXECUTION_FILE,
     ArtifactRef,
     ComponentError,
@@ -179,6 +181,14 @@ def write_record(
         host=socket.gethostname(),
         executor=f"pid {os.getpid()}",
         run=spec.run,
+        remote_jobs=(*launched_in(spec, store), *attempt.result.remote_jobs),
     )
     store.write_record(out_dir, record)
     return record
+
+
+def launched_in(spec: ComponentSpec, store: ArtifactStore) -> tuple[RemoteJob, ...]:
+    """The pod or Vertex AI job this invocation runs in, as its launcher wrote it next to the spec
+    (``job.json``; none for the local launcher)."""
+    uri = join_uri(spec.invocation_uri, REMOTE_JOB_FILE)
+    return (RemoteJob.from_dict(store.read_json(uri)),) if store.exists(uri) else ()
