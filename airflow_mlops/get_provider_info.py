@@ -46,7 +46,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.sensors.new_data"]}],
-        "triggers": [{"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.triggers.new_data"]}],
+        "triggers": [{"integration-name": "MLOps", "python-modules": ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.remote_job"]}],
         "hooks": [
             {
                 "integration-name": "MLOps",

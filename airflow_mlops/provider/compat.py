@@ -24,6 +24,7 @@ from packaging.version import Version
 
 __all__ = [
     "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
     "AIRFLOW_VERSION",
     "DECLARATIVE_CONNECTION_FORMS",
     "MIN_AIRFLOW_VERSION",
@@ -35,6 +36,7 @@ __all__ = [
     "conf",
     "connection_type_info",
     "latest_inlet_event",
+    "task_state_of",
     "legacy_field_behaviour",
     "legacy_form_widgets",
 ]
@@ -49,6 +51,8 @@ def _base_version(version: str) -> tuple[int, int, int]:
 
 
 AIRFLOW_V_3_2_PLUS = _base_version(AIRFLOW_VERSION) >= (3, 2, 0)
+#: triggers get ``on_kill`` when a person kills a deferred task
+AIRFLOW_V_3_3_PLUS = _base_version(AIRFLOW_VERSION) >= (3, 3, 0)
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk import conf
@@ -133,3 +137,15 @@ def legacy_field_behaviour(connection_type: str) -> dict[str, Any]:
         "relabeling": dict(behaviour.get("relabeling", {})),
         "placeholders": dict(behaviour.get("placeholders", {})),
     }
+
+
+def task_state_of(ti: Any) -> str | None:
+    """The current state of a trigger's task instance, asked through the task SDK (Airflow < 3.3
+    triggers learn of a kill only this way)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    states = RuntimeTaskInstance.get_task_states(
+        dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
+    )
+    state = states[ti.run_id][ti.task_id]
+    return str(getattr(state, "value", state)) if state is not None else None

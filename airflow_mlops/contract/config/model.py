@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from airflow_mlops.contract.config.runtime import RuntimeSettings
 from airflow_mlops.contract.params import (
     CanaryRollout,
     CanaryThresholds,
@@ -25,7 +26,6 @@ from airflow_mlops.contract.params import (
 )
 from airflow_mlops.contract.typed import Record, option
 
-LAUNCHERS = ("local",)
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
 DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner",)
@@ -50,16 +50,6 @@ class FeatureSpec:
     name: str
     type: str
     description: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RuntimeSettings(Record):
-    """How components are launched (YAML ``runtime:``)."""
-
-    launcher: str = option("local", "where steps run: local (a subprocess in the runtime environment)", choices=LAUNCHERS)
-    timeout_minutes: int = option(60, "a component still running after this is killed (and retried)", gt=0)
-    retries: int = option(2, "Airflow retries for infrastructure failures (data errors are never retried)", ge=0)
-    retry_delay_seconds: int = option(60, "wait before a retry", ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)

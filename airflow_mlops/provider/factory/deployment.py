@@ -8,6 +8,7 @@ from airflow.sdk import DAG, Param
 
 from airflow_mlops.contract.config import PipelineConfig
 from airflow_mlops.contract.params import CanaryThresholds
+from airflow_mlops.provider.factory.launch import step
 from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import CanaryAnalysisOperator, RollbackModelOperator
 
@@ -44,7 +45,7 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
         **dag_defaults(config),
     ) as dag:
         CanaryAnalysisOperator(
-            task_id="canary_analysis",
+            **step(config, "canary_analysis"),
             thresholds=CanaryThresholds(**options(canary, CanaryThresholds)),
             force="{{ params.force }}",
             **remote_target(config),
@@ -68,7 +69,7 @@ def rollback_dag(config: PipelineConfig | str | Path) -> DAG:
         **dag_defaults(config),
     ) as dag:
         RollbackModelOperator(
-            task_id="rollback",
+            **step(config, "rollback"),
             reason="{{ params.reason }}",
             **remote_target(config),
             **{**component_defaults(config), "cache": False},

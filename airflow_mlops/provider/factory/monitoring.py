@@ -14,6 +14,7 @@ from airflow_mlops.contract.params import IngestParams, MonitorOptions, MonitorP
 from airflow_mlops.provider.alerts import DEFAULT_ALERTS, AlertCallback
 from airflow_mlops.provider.assets import covered_by_request, new_examples_asset, retrain_asset
 from airflow_mlops.provider.compat import AirflowSkipException, latest_inlet_event
+from airflow_mlops.provider.factory.launch import step
 from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import IngestDataOperator, MonitorOperator
 from airflow_mlops.provider.sensors import NewDataSensor
@@ -44,7 +45,7 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
         **dag_defaults(config),
     ) as dag:
         monitor = MonitorOperator(
-            task_id="monitor",
+            **step(config, "monitor"),
             # The window ends when the run was due (a scheduled run) or triggered (a manual run,
             # which has no data interval in Airflow 3).
             component_params=MonitorParams(
@@ -108,7 +109,7 @@ def data_arrival_dag(config: PipelineConfig | str | Path) -> DAG:
             deferrable=True,
         )
         ingest = IngestDataOperator(
-            task_id="ingest_batch",
+            **step(config, "ingest_batch"),
             component_params=IngestParams(**config.data.to_dict()),
             source="{{ ti.xcom_pull(task_ids='wait_for_new_data')['objects'] }}",
             include_feedback=False,

@@ -6,7 +6,6 @@ ingest -> validate -> transform -> train (pool ``gpu``) -> evaluate -> register 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,12 @@ from airflow_mlops.contract.params import (
 )
 from airflow_mlops.contract.typed import Record
 from airflow_mlops.provider.assets import new_examples_asset, retrain_asset, run_reason
+from airflow_mlops.provider.factory.launch import (
+    check_runtime,
+    resolve_artifact_root,
+    resolve_tracking_uri,
+    step,
+)
 from airflow_mlops.provider.operators import (
     DeployModelOperator,
     EvaluateModelOperator,
@@ -42,24 +47,6 @@ from airflow_mlops.provider.operators import (
 )
 
 GPU_POOL = "gpu"
-
-
-def machine_setting(env: str, option: str, fallback: str) -> str:
-    """``$<env>``, else the Airflow option ``[mlops] <option>``, else ``fallback`` (the YAML's).
-
-    Machine-level settings win so the same YAML runs on a laptop and on Composer.
-    """
-    from airflow_mlops.provider.compat import conf
-
-    return os.environ.get(env) or conf.get("mlops", option, fallback=None) or fallback
-
-
-def resolve_artifact_root(config: PipelineConfig) -> str:
-    return machine_setting("MLOPS_ARTIFACT_ROOT", "artifact_root", config.artifact_root_uri)
-
-
-def resolve_tracking_uri(config: PipelineConfig) -> str:
-    return machine_setting("MLOPS_TRACKING_URI", "tracking_uri", config.registry.tracking_uri or config.default_tracking_uri)
 
 
 def training_schedule(config: PipelineConfig) -> Any:
@@ -77,6 +64,7 @@ def training_schedule(config: PipelineConfig) -> Any:
 def component_defaults(config: PipelineConfig) -> dict:
     """What every component task of a pipeline's DAGs shares: where artifacts go, the cache
     switch, the launcher's timeout and the registry."""
+    check_runtime(config)
     timeout = config.runtime.timeout_minutes * 60
     return dict(
         pipeline=config.name,
@@ -87,7 +75,6 @@ def component_defaults(config: PipelineConfig) -> dict:
         # Airflow's own limit is a backstop a little past the launcher's, which kills cleanly.
         execution_timeout=timedelta(seconds=timeout + 120),
         registry={"tracking_uri": resolve_tracking_uri(config), "model_name": config.model_name},
-        launcher=config.runtime.launcher,
         mlflow_conn_id=config.registry.mlflow_conn_id,
     )
 
@@ -152,14 +139,14 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             return reason
 
         ingest = IngestDataOperator(
-            task_id="ingest",
+            **step(config, "ingest"),
             component_params=IngestParams(**{**config.data.to_dict(), "source": config.source_uris}),
             doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
             **common,
         )
         why() >> ingest
         validate = ValidateDataOperator(
-            task_id="validate",
+            **step(config, "validate"),
             examples=ingest.artifact("examples"),
             component_params=ValidateParams(
                 **options(config.validation, ValidateOptions), features=features, label=config.label, schema_uri=config.schema_uri
@@ -170,7 +157,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **common,
         )
         transform = TransformOperator(
-            task_id="transform",
+            **step(config, "transform"),
             examples=ingest.artifact("examples"),
             schema=validate.artifact("schema"),
             component_params=TransformParams(features=features, label=config.label),
@@ -179,7 +166,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **common,
         )
         train = TrainModelOperator(
-            task_id="train",
+            **step(config, "train", gpus=training.gpus),
             examples=ingest.artifact("examples"),
             transform=transform.artifact("transform"),
             component_params=TrainParams(**options(training, TrainOptions), label=config.label),
@@ -193,7 +180,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **common,
         )
         evaluate = EvaluateModelOperator(
-            task_id="evaluate",
+            **step(config, "evaluate"),
             examples=ingest.artifact("examples"),
             model=train.artifact("model"),
             component_params=EvaluateParams(**options(config.evaluation, EvaluateOptions), label=config.label),
@@ -201,7 +188,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **common,
         )
         register = RegisterModelOperator(
-            task_id="register",
+            **step(config, "register"),
             model=train.artifact("model"),
             blessing=evaluate.artifact("blessing"),
             lineage={
@@ -217,7 +204,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         )
         deployment = config.deployment
         infra = InfraValidateOperator(
-            task_id="infra_validate",
+            **step(config, "infra_validate"),
             model_version=register.artifact("model_version"),
             examples=ingest.artifact("examples"),
             component_params=InfraValidateParams(**options(deployment.infra_validation, InfraValidationOptions), features=features),
@@ -225,7 +212,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **common,
         )
         DeployModelOperator(
-            task_id="deploy",
+            **step(config, "deploy"),
             model_version=register.artifact("model_version"),
             infra_blessing=infra.artifact("infra_blessing"),
             component_params=DeployParams(action="canary", **options(deployment.canary, CanaryRollout)),

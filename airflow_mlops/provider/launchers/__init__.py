@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlops.contract.config.model import LAUNCHERS as DECLARED_LAUNCHERS
-from airflow_mlops.provider.launchers.base import Launcher, LaunchOutcome, LaunchRequest, component_command
+from airflow_mlops.contract.config.runtime import LAUNCHERS as DECLARED_LAUNCHERS
+from airflow_mlops.provider.launchers.base import (
+    JobState,
+    Launcher,
+    LaunchOutcome,
+    LaunchRequest,
+    RemoteLauncher,
+    component_command,
+)
 from airflow_mlops.provider.launchers.invocation import InvocationResult, read_invocation
+from airflow_mlops.provider.launchers.kubernetes import KubernetesLauncher
 from airflow_mlops.provider.launchers.local import LocalLauncher, resolve_runtime_python
+from airflow_mlops.provider.launchers.vertex import VertexLauncher
 
 #: ``runtime.launcher`` value -> implementation
-LAUNCHERS: dict[str, type[Launcher]] = {LocalLauncher.name: LocalLauncher}
+LAUNCHERS: dict[str, type[Launcher]] = {cls.name: cls for cls in (LocalLauncher, KubernetesLauncher, VertexLauncher)}
 if set(LAUNCHERS) != set(DECLARED_LAUNCHERS):  # the config accepts exactly the launchers there are
     raise ImportError(f"launchers {sorted(LAUNCHERS)} differ from the config's {sorted(DECLARED_LAUNCHERS)}")
 
@@ -29,6 +38,10 @@ def launcher_for(name: str, **options: Any) -> Launcher:
 
 __all__ = [
     "InvocationResult",
+    "JobState",
+    "KubernetesLauncher",
+    "RemoteLauncher",
+    "VertexLauncher",
     "LAUNCHERS",
     "LaunchOutcome",
     "LaunchRequest",

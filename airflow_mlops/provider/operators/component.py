@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlops.contract import SPEC_FILE, ArtifactRef, ComponentSpec, RunInfo, invocation_dir, join_uri
+from airflow_mlops.contract import (
+    REMOTE_JOB_FILE,
+    SPEC_FILE,
+    ArtifactRef,
+    ComponentSpec,
+    RemoteJob,
+    RunInfo,
+    invocation_dir,
+    join_uri,
+)
 from airflow_mlops.contract.components import ComponentInterface
 from airflow_mlops.contract.typed import Record, RecordError, parse_bool
-from airflow_mlops.provider.compat import AirflowException, AirflowFailException
+from airflow_mlops.provider.compat import AirflowException, AirflowFailException, conf
 from airflow_mlops.provider.hooks import ArtifactStorageHook, MlflowHook
 from airflow_mlops.provider.launchers import (
     LAUNCHERS,
     InvocationResult,
+    JobState,
     Launcher,
     LaunchRequest,
+    RemoteLauncher,
     launcher_for,
     read_invocation,
     resolve_runtime_python,
@@ -90,7 +102,12 @@ class ComponentOperator(BaseOperator):
         ``"{{ params.cache }}"``).
     :param beam_pipeline_args: Beam options for steps that run Beam (``--runner=DataflowRunner ...``);
         a setting, not part of the fingerprint.
-    :param launcher: ``runtime.launcher``: which launcher starts the component (``local``).
+    :param launcher: ``runtime.launcher``: which launcher starts the component (``local``,
+        ``kubernetes``, ``vertex``).
+    :param launcher_options: the keyword arguments of a remote launcher (image, namespace,
+        resources, GPUs, machine type, ...; see :mod:`airflow_mlops.provider.launchers`).
+    :param deferrable: with a remote launcher, free the worker slot while the job runs (the
+        triggerer watches it); default from ``[operators] default_deferrable``.
     :param runtime_python: the runtime interpreter for the local launcher; default from
         ``$MLOPS_RUNTIME_PYTHON``, ``[mlops] runtime_python`` or ``<project_root>/.venv-runtime``.
     :param project_root: the project directory, to find the default runtime environment.
@@ -122,6 +139,8 @@ class ComponentOperator(BaseOperator):
         inputs: Mapping[str, ComponentOutput] | None = None,
         cache: bool | str = True,
         launcher: str = "local",
+        launcher_options: Mapping[str, Any] | None = None,
+        deferrable: bool | None = None,
         beam_pipeline_args: Sequence[str] | None = None,
         runtime_python: str | None = None,
         project_root: str | None = None,
@@ -168,6 +187,10 @@ class ComponentOperator(BaseOperator):
         self.component_timeout = component_timeout
         self.component_env = dict(component_env or {})
         self.launcher = launcher
+        self.launcher_options = dict(launcher_options or {})
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
+        )
         self._launcher: Launcher | None = None
 
     def artifact(self, name: str) -> ComponentOutput:
@@ -208,9 +231,11 @@ class ComponentOperator(BaseOperator):
         store.write_text(spec_uri, spec.to_json())
         self.log.info("component %s, spec %s, cache %s", self.component, spec_uri, "on" if spec.cache else "off")
 
-        self._launcher = self.make_launcher()
-        env = {**self.component_env, **self.connection_env()}
-        outcome = self._launcher.run(LaunchRequest(self.component, spec_uri, self.component_timeout, env), self._log_component_line)
+        self._launcher = launcher = self.make_launcher()
+        request = LaunchRequest(self.component, spec_uri, self.component_timeout, {**self.component_env, **self.connection_env()})
+        if isinstance(launcher, RemoteLauncher):
+            return self._run_remote(launcher, request, spec, context)
+        outcome = launcher.run(request, self._log_component_line)
         store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
         return self._result(spec, read_invocation(store, spec.invocation_uri, outcome))
 
@@ -218,7 +243,53 @@ class ComponentOperator(BaseOperator):
         """The launcher ``runtime.launcher`` names, set up for this task."""
         if self.launcher == "local":
             return launcher_for("local", python=resolve_runtime_python(self.runtime_python, self.project_root))
-        return launcher_for(self.launcher)
+        return launcher_for(self.launcher, **self.launcher_options)
+
+    # -- remote launchers --------------------------------------------------------------------
+
+    def _run_remote(self, launcher: RemoteLauncher, request: LaunchRequest, spec: ComponentSpec, context: Context) -> dict[str, Any]:
+        """Submit the job, record it next to the spec, then defer (or poll here) until it ends."""
+        ti = context["ti"]
+        labels = {"airflow-dag-id": ti.dag_id, "airflow-task-id": ti.task_id, "airflow-run-id": ti.run_id,
+                  "airflow-try-number": str(ti.try_number)}
+        started, t0 = time.time(), time.monotonic()
+        job = launcher.submit(request, labels)
+        self._store().write_json(join_uri(spec.invocation_uri, REMOTE_JOB_FILE), job.to_dict())
+        self.log.info("%s started as %s %s %s", self.component, job.kind, job.name, job.console_url)
+        self.log.info("request: %s", {k: v for k, v in job.details.items()})
+        if self.deferrable:
+            from airflow_mlops.provider.triggers.remote_job import RemoteJobTrigger
+
+            self.defer(
+                trigger=RemoteJobTrigger(launcher.name, launcher.options(), job.to_dict(), started, self.component_timeout),
+                method_name="execute_complete",
+                kwargs={"invocation_uri": spec.invocation_uri, "job": job.to_dict()},
+            )
+        state, timed_out = launcher.poll_until_done(job, t0, self.component_timeout)
+        return self._remote_result(launcher, job, state, timed_out, time.time() - started, spec.invocation_uri)
+
+    def execute_complete(self, context: Context, event: dict[str, Any], invocation_uri: str, job: dict[str, Any]) -> dict[str, Any]:
+        """Back from the triggerer: the job ended (``event`` from :class:`RemoteJobTrigger`)."""
+        launcher = self.make_launcher()
+        assert isinstance(launcher, RemoteLauncher)
+        return self._remote_result(launcher, RemoteJob.from_dict(job), JobState.from_dict(event),
+                                   bool(event.get("timed_out")), float(event.get("duration_seconds") or 0), invocation_uri)
+
+    def _remote_result(self, launcher: RemoteLauncher, job: RemoteJob, state: JobState, timed_out: bool,
+                       duration: float, invocation_uri: str) -> dict[str, Any]:
+        for line in launcher.logs(job):
+            self._log_component_line(line)
+        launcher.finish(job)
+        outcome = state.outcome(duration, timed_out)
+        if state.state != "succeeded":
+            self.log.error("%s %s ended: %s", job.kind, job.name, outcome.reason)
+        store = self._store()
+        store.write_json(join_uri(invocation_uri, LAUNCH_FILE), {**dataclasses.asdict(outcome), "job": job.to_dict()})
+        spec = ComponentSpec.from_json(store.read_text(join_uri(invocation_uri, SPEC_FILE)))
+        return self._result(spec, read_invocation(store, invocation_uri, outcome))
+
+    def _store(self) -> Any:
+        return ArtifactStorageHook(self.gcp_conn_id).store(self.artifact_root)
 
     def checked_params(self) -> dict[str, Any]:
         """The rendered parameters checked against the component's record, with their types
@@ -275,6 +346,8 @@ class ComponentOperator(BaseOperator):
             raise AirflowException(
                 f"{self.component} ran longer than its timeout of {self.component_timeout} s and was killed"
             )
+        if result.record is None and outcome.reason:  # the platform said why: OOMKilled, preempted, ...
+            raise AirflowException(f"{self.component} failed (infrastructure error, retried): {outcome.reason}")
         if result.record is None:
             raise AirflowException(
                 f"{self.component} crashed with exit code {outcome.returncode} and left no error report; "

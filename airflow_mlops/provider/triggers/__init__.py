@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from airflow_mlops.provider.triggers.new_data import NewDataTrigger
+from airflow_mlops.provider.triggers.remote_job import RemoteJobTrigger
 
-__all__ = ["NewDataTrigger"]
+__all__ = ["NewDataTrigger", "RemoteJobTrigger"]
