@@ -42,8 +42,8 @@ def _accelerator(value: str) -> list[str]:
 
 def _tolerations(value: tuple[dict[str, Any], ...]) -> list[str]:
     allowed = {"key", "operator", "value", "effect", "tolerationSeconds"}
-    return [f"{sorted(set(t) - allowed)}: unknown toleration fields (allowed: {', '.join(sorted(allowed))})"
-            for t in value if set(t) - allowed]
+    return [f"{i}: unknown fields {sorted(set(t) - allowed)} (allowed: {', '.join(sorted(allowed))})"
+            for i, t in enumerate(value) if set(t) - allowed]
 
 
 @dataclass(frozen=True, kw_only=True)
