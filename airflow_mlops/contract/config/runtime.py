@@ -136,11 +136,19 @@ class RuntimeSettings(Record):
         return {step: self.for_step(step).launcher for step in STEPS}
 
 
+def is_on_this_machine(uri: str) -> bool:
+    """A path or ``file://`` URI: what a pod or a Vertex AI job cannot read (``package://`` data
+    ships in the runtime image)."""
+    return "://" not in uri or uri.startswith("file://")
+
+
 def runtime_problems(runtime: RuntimeSettings, *, image: str | None, artifact_root: str, tracking_uri: str | None,
-                     registry_steps: tuple[str, ...], gpus: dict[str, int]) -> list[str]:
+                     registry_steps: tuple[str, ...], gpus: dict[str, int],
+                     step_inputs: dict[str, list[tuple[str, str]]] | None = None) -> list[str]:
     """Combinations that cannot work, with their field paths (the launchers as the machine resolves them:
     ``image``, ``artifact_root`` and ``tracking_uri`` after machine-level overrides; ``tracking_uri``
-    ``None`` when it comes from an Airflow connection at run time)."""
+    ``None`` when it comes from an Airflow connection at run time). ``step_inputs``: the locations
+    each step reads, ``{step: [(field path, uri)]}``, which a remote step cannot read from this machine."""
     problems: list[str] = []
     used = runtime.launchers_used()
 
@@ -166,6 +174,10 @@ def runtime_problems(runtime: RuntimeSettings, *, image: str | None, artifact_ro
         for key in ("project", "region"):
             if not getattr(runtime.vertex, key):
                 problems.append(f"runtime.vertex.{key}: required when steps run on Vertex AI ({where(('vertex',))})")
+    for step, inputs in (step_inputs or {}).items():
+        if used.get(step) in REMOTE_LAUNCHERS:
+            problems += [f"{path}: {uri} is on this machine, which {step} on {used[step]} cannot read; put it in a "
+                         "gs:// bucket" for path, uri in inputs if is_on_this_machine(uri)]
     if not artifact_root.startswith(("gs://", "gcs://")):
         problems.append(f"artifact_root: {artifact_root} is on this machine, which pods and Vertex AI jobs cannot "
                         f"read ({where(REMOTE_LAUNCHERS)}); use a gs:// bucket")

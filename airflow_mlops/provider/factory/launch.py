@@ -46,9 +46,20 @@ def check_runtime(config: PipelineConfig) -> None:
         tracking_uri=None if config.registry.mlflow_conn_id else resolve_tracking_uri(config),
         registry_steps=REGISTRY_STEPS,
         gpus={"train": config.training.gpus},
+        step_inputs=step_inputs(config),
     )
     if problems:
         raise PipelineConfigError(config.config_path, problems)
+
+
+def step_inputs(config: PipelineConfig) -> dict[str, list[tuple[str, str]]]:
+    """What steps read from outside the artifact root and the registry, with the YAML field it comes from."""
+    sources = [config.source_uris] if isinstance(config.source_uris, str) else list(config.source_uris)
+    return {
+        "ingest": [("data.source", uri) for uri in sources],
+        "validate": [("validation.schema", config.schema_uri)],
+        "ingest_batch": [("monitoring.landing", config.landing_uri)],
+    }
 
 
 def launcher_options(config: PipelineConfig, launch: StepLaunch) -> dict[str, Any]:

@@ -119,3 +119,15 @@ def test_gpus_in_composers_own_namespace_are_refused():
                                              ("nvidia-a100-80gb", "NVIDIA_A100_80GB")])
 def test_accelerator_names(gke, vertex):
     assert vertex_accelerator_type(gke) == vertex
+
+
+def test_remote_steps_cannot_read_files_on_this_machine():
+    inputs = {"ingest": [("data.source", "package://palmerpenguins/data/penguins.csv"), ("data.source", "file:///home/a/landing")],
+              "validate": [("validation.schema", "gs://b/schema.pbtxt")]}
+    problems = runtime_problems(RuntimeSettings.from_dict({"launcher": "kubernetes"}), image="i", artifact_root="gs://b/a",
+                                tracking_uri=None, registry_steps=(), gpus={}, step_inputs=inputs)
+    assert problems == ["data.source: file:///home/a/landing is on this machine, which ingest on kubernetes cannot read; "
+                        "put it in a gs:// bucket"]
+    local_ingest = RuntimeSettings.from_dict({"launcher": "kubernetes", "steps": {"ingest": {"launcher": "local"}}})
+    assert runtime_problems(local_ingest, image="i", artifact_root="gs://b/a", tracking_uri=None, registry_steps=(),
+                            gpus={}, step_inputs=inputs) == []
