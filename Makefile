@@ -79,7 +79,7 @@ lock: | $(UV)
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
 RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
-CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py
+CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py
 
 # The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
 # packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)

@@ -130,3 +130,37 @@ def landing(tmp_path: Path) -> Path:
 @pytest.fixture
 def state_uri(tmp_path: Path) -> str:
     return f"file://{tmp_path}/state/landing.json"
+
+
+# -- the local cloud (local_cloud/): containers as processes, fake Kubernetes and Vertex AI APIs ------
+
+LOCAL_CLOUD_IMAGES = ("europe-docker.pkg.dev/local/mlops/runtime:dev",)
+
+
+@pytest.fixture
+def container_runner(tmp_path: Path):
+    """Runs "containers" of ``LOCAL_CLOUD_IMAGES`` as processes of .venv-runtime's python, with
+    os.environ (as it is when each container starts: the GCS emulator's env when active)."""
+    from local_cloud.containers import ContainerRunner, runtime_python
+
+    runner = ContainerRunner(runtime_python(), LOCAL_CLOUD_IMAGES, base_env=None, workdir_root=tmp_path / "containers")
+    yield runner
+    runner.stop_all()
+
+
+@pytest.fixture
+def fake_kubernetes(container_runner):
+    """A fake Kubernetes API server (pods) on 127.0.0.1 whose pods run with ``container_runner``."""
+    from local_cloud.kubernetes_api import serve_kubernetes
+
+    with serve_kubernetes(container_runner) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_vertex(container_runner):
+    """A fake Vertex AI JobService (CustomJobs) on 127.0.0.1 whose jobs run with ``container_runner``."""
+    from local_cloud.vertex_api import serve_vertex
+
+    with serve_vertex(container_runner) as fake:
+        yield fake
