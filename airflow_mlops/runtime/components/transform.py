@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.contract import ComponentError, ErrorKind
+from airflow_mlops.contract import ComponentError, ErrorKind, RemoteJob
 from airflow_mlops.contract.components import TRANSFORM
 from airflow_mlops.contract.params import TransformParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
@@ -120,31 +120,45 @@ class _AnalyzeCombineFn:
         return AnalyzeCombineFn()
 
 
-def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_args) -> dict[str, Any]:
+def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_args) -> tuple[dict[str, Any], list[RemoteJob]]:
+    """The merged analysis of the training split; and the Dataflow job that computed it, if any
+    (its result goes through ``--temp_location``, which Dataflow workers can write)."""
     import tempfile
+    import uuid
 
     import apache_beam as beam
+    from apache_beam.options.pipeline_options import GoogleCloudOptions
 
-    from airflow_mlops.runtime.ml.beam import pipeline_options
+    from airflow_mlops.runtime.ml.beam import is_dataflow, pipeline_options, run
 
     columns = [*features, label]
+    options = pipeline_options(beam_args)
+    store = ArtifactStore()
     with tempfile.TemporaryDirectory(prefix="mlops-transform-") as tmp:
-        out_prefix = f"{tmp}/analysis"
-        with beam.Pipeline(options=pipeline_options(beam_args)) as pipeline:
-            _ = (
-                pipeline
-                | "Read" >> beam.io.ReadFromParquetBatched(train_uri.removeprefix("file://"), columns=columns)
-                | "Analyze" >> beam.Map(lambda table: analyze_chunk(table.to_pydict(), features, label))
-                | "Merge" >> beam.CombineGlobally(_AnalyzeCombineFn.make())
-                | "Serialize" >> beam.Map(lambda m: json.dumps({k: {kk: (dict(vv) if isinstance(vv, Counter) else vv) for kk, vv in v.items()} for k, v in m.items()}))
-                | "Write" >> beam.io.WriteToText(out_prefix, shard_name_template="", num_shards=1)
-            )
-        with open(out_prefix) as f:
-            merged = json.loads(f.read())
+        work = tmp
+        if is_dataflow(options):
+            work = f"{options.view_as(GoogleCloudOptions).temp_location.rstrip('/')}/mlops-transform-{uuid.uuid4().hex}"
+        out_prefix = f"{work}/analysis"
+        pipeline = beam.Pipeline(options=options)
+        _ = (
+            pipeline
+            | "Read" >> beam.io.ReadFromParquetBatched(train_uri.removeprefix("file://"), columns=columns)
+            | "Analyze" >> beam.Map(lambda table: analyze_chunk(table.to_pydict(), features, label))
+            | "Merge" >> beam.CombineGlobally(_AnalyzeCombineFn.make())
+            | "Serialize" >> beam.Map(lambda m: json.dumps({k: {kk: (dict(vv) if isinstance(vv, Counter) else vv) for kk, vv in v.items()} for k, v in m.items()}))
+            | "Write" >> beam.io.WriteToText(out_prefix, shard_name_template="", num_shards=1)
+        )
+        jobs = run(pipeline)
+        if work == tmp:
+            with open(out_prefix) as f:
+                merged = json.loads(f.read())
+        else:
+            merged = json.loads(store.read_text(out_prefix))
+            store.remove(work)
     for value in merged.values():
         if "counts" in value:
             value["counts"] = Counter(value["counts"])
-    return merged
+    return merged, jobs
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
@@ -157,7 +171,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         raise ComponentError(ErrorKind.DATA, f"transform: column(s) {', '.join(missing)} not in the examples")
 
     ctx.log.info("analyzing the training split on Beam: %d features", len(features))
-    merged = analyze_on_beam(split_uri(examples, "train"), features, label, ctx.settings.get("beam_pipeline_args"))
+    merged, jobs = analyze_on_beam(split_uri(examples, "train"), features, label, ctx.settings.get("beam_pipeline_args"))
     transform = finalize(merged, features, label)
     for name, spec in transform["features"].items():
         if spec["type"] == "numeric":
@@ -171,6 +185,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     return ComponentResult(
         outputs={"transform": OutputArtifact(ctx.output_uri("transform"), {"classes": transform["label"]["classes"]})},
         metrics={"features": len(features), "classes": len(transform["label"]["classes"])},
+        remote_jobs=jobs,
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
-from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
+from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind, RemoteJob
 from airflow_mlops.contract.components import VALIDATE
 from airflow_mlops.contract.params import ValidateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
@@ -66,13 +66,14 @@ def _baseline_key(spec: ComponentSpec) -> str:
 # -- the steps ------------------------------------------------------------------------------------
 
 
-def compute_statistics(ctx: ExecutionContext, examples, splits: list[str]) -> dict[str, Any]:
-    """Statistics of every split, computed on Beam into the ``statistics`` output and read back."""
+def compute_statistics(ctx: ExecutionContext, examples, splits: list[str]) -> tuple[dict[str, Any], list[RemoteJob]]:
+    """Statistics of every split, computed on Beam into the ``statistics`` output and read back;
+    and the Dataflow job that computed them, if any."""
     beam_args = ctx.settings.get("beam_pipeline_args")
     stats_uris = {s: ctx.output_uri("statistics", f"{s}.stats") for s in splits}
     ctx.log.info("computing statistics of %s on Beam (%s)", ", ".join(splits), " ".join(beam_args or []))
-    generate_statistics({s: split_uri(examples, s) for s in splits}, stats_uris, beam_args)
-    return {s: load_statistics(stats_uris[s]) for s in splits}
+    jobs = generate_statistics({s: split_uri(examples, s) for s in splits}, stats_uris, beam_args)
+    return {s: load_statistics(stats_uris[s]) for s in splits}, jobs
 
 
 def curated_or_inferred_schema(params: ValidateParams, train_stats, log) -> tuple[Any, str]:
@@ -232,7 +233,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     examples = ctx.spec.inputs["examples"]
     splits = sorted(examples.properties["splits"])
 
-    stats = compute_statistics(ctx, examples, splits)
+    stats, jobs = compute_statistics(ctx, examples, splits)
     schema, schema_note = curated_or_inferred_schema(params, stats[TRAIN], ctx.log)
     schema = with_drift_thresholds(schema, params.features, params.drift.jensen_shannon, params.drift.l_infinity)
     write_schema(schema, ctx.output_uri("schema", "schema.pbtxt"))
@@ -243,10 +244,12 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     counts = {s: int(examples.properties["splits"][s]) for s in splits}
     report_uri = write_reports(ctx, findings, stats, counts, schema_note)
     enforce_verdict(findings, params.drift.on_drift, report_uri, ctx.log)
-    return validation_result(ctx, splits, findings, report_uri)
+    return validation_result(ctx, splits, findings, report_uri, jobs)
 
 
-def validation_result(ctx: ExecutionContext, splits: list[str], findings: Findings, report_uri: str) -> ComponentResult:
+def validation_result(
+    ctx: ExecutionContext, splits: list[str], findings: Findings, report_uri: str, jobs: list[RemoteJob]
+) -> ComponentResult:
     anomalies_props = {"verdict": findings.verdict, "drifted_columns": findings.drifted, "report": report_uri}
     return ComponentResult(
         outputs={
@@ -255,6 +258,7 @@ def validation_result(ctx: ExecutionContext, splits: list[str], findings: Findin
             "anomalies": OutputArtifact(ctx.output_uri("anomalies"), anomalies_props),
         },
         metrics={"anomalies": len(findings.anomalies), "drifted_columns": len(findings.drifted), "verdict": findings.verdict},
+        remote_jobs=jobs,
     )
 
 

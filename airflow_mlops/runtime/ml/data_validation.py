@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
+from airflow_mlops.contract import RemoteJob
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,26 @@ def _local_or_uri(uri: str) -> str:
     return uri.removeprefix("file://")
 
 
-def generate_statistics(examples_uris: dict[str, str], output_uris: dict[str, str], beam_args) -> None:
-    """One Beam pipeline computing TFDV statistics for every split."""
+def generate_statistics(examples_uris: dict[str, str], output_uris: dict[str, str], beam_args) -> list[RemoteJob]:
+    """One Beam pipeline computing TFDV statistics for every split; the Dataflow job it ran as, if any."""
     import apache_beam as beam
     import tensorflow_data_validation as tfdv
 
-    from airflow_mlops.runtime.ml.beam import pipeline_options, record_batches
+    from airflow_mlops.runtime.ml.beam import pipeline_options, record_batches, run
 
     for uri in output_uris.values():
         if uri.startswith("file://"):
             os.makedirs(os.path.dirname(_local_or_uri(uri)), exist_ok=True)
-    with beam.Pipeline(options=pipeline_options(beam_args)) as pipeline:
-        for split, source in examples_uris.items():
-            _ = (
-                pipeline
-                | f"Read[{split}]" >> beam.io.ReadFromParquetBatched(_local_or_uri(source))
-                | f"ToRecordBatches[{split}]" >> beam.FlatMap(record_batches)
-                | f"Statistics[{split}]" >> tfdv.GenerateStatistics(tfdv.StatsOptions())
-                | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(_local_or_uri(output_uris[split]))
-            )
+    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+    for split, source in examples_uris.items():
+        _ = (
+            pipeline
+            | f"Read[{split}]" >> beam.io.ReadFromParquetBatched(_local_or_uri(source))
+            | f"ToRecordBatches[{split}]" >> beam.FlatMap(record_batches)
+            | f"Statistics[{split}]" >> tfdv.GenerateStatistics(tfdv.StatsOptions())
+            | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(_local_or_uri(output_uris[split]))
+        )
+    return run(pipeline)
 
 
 def load_statistics(uri: str):
