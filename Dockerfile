@@ -8,12 +8,13 @@ FROM apache/airflow:3.3.2-python3.11
 
 # The base image's Python environment is a virtualenv in ~/.local (VIRTUAL_ENV is set), owned by
 # the airflow user, and it ships uv, so `uv pip install` installs into it. The lock is what
-# `make test` tested, so it is installed as pinned, not re-resolved. `install` rather than `sync`:
-# sync would also remove what the image brings beyond the lock, such as the Postgres driver the
+# `make test` tested, so it is installed as pinned with --no-deps: nothing is re-resolved, every
+# package the lock lists gets exactly its pinned version. `install` rather than `sync`: sync would
+# also remove what the image brings beyond the lock, such as the Postgres driver the
 # docker-compose metadata database needs. The lock's dev extra (pytest, gcp-storage-emulator) is
 # small and stays.
 COPY --chown=airflow:0 requirements/airflow.lock.txt /tmp/airflow-mlops/requirements/
-RUN uv pip install --no-cache --compile-bytecode -r /tmp/airflow-mlops/requirements/airflow.lock.txt
+RUN uv pip install --no-cache --compile-bytecode --no-deps -r /tmp/airflow-mlops/requirements/airflow.lock.txt
 
 # The provider distribution (airflow-mlops: provider, contract, artifact store), without
 # dependencies (the lock pinned them all). Its wheel leaves airflow_mlops/runtime out (root

@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring clean clean-all
+.PHONY: help setup lock lint demo demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
@@ -79,7 +79,7 @@ lock: | $(UV)
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
 RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
-CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py
+CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py tests/test_images.py
 
 # The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
 # packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)
@@ -143,6 +143,22 @@ benchmark-serving: setup
 
 benchmark-monitoring: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/monitoring.py
+
+# The runtime image without a Docker daemon or registry (not part of `make test`; needs root):
+# buildah on a Debian 12 root filesystem made by debootstrap, then the component CLI run inside it
+# (docker/buildah-runtime.sh; docker/README.md has the measured time and size). Scratch data and
+# buildah's storage go to IMAGE_WORK. Set IMAGE_STORAGE_DRIVER=vfs where overlay mounts fail.
+IMAGE_APT_PACKAGES := buildah debootstrap
+IMAGE_WORK ?= /tmp/airflow-mlops-image
+IMAGE_STORAGE_DRIVER ?= overlay
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+RUNTIME_IMAGE_TAG ?= localhost/airflow-mlops-runtime:dev
+image-runtime: | $(UV)
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(IMAGE_APT_PACKAGES); }
+	UV=$(UV) UV_VERSION=$(UV_VERSION) IMAGE=$(RUNTIME_IMAGE_TAG) WORK=$(IMAGE_WORK) MIRROR=$(DEBIAN_MIRROR) \
+	  DRIVER=$(IMAGE_STORAGE_DRIVER) CA_BUNDLE=$${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt} \
+	  bash docker/buildah-runtime.sh
 
 clean: stop
 	rm -rf .mlops

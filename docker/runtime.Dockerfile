@@ -5,41 +5,43 @@
 # as everywhere else (ARCHITECTURE.md section 1):
 #   <image> <component> --spec <uri-of-spec.json>
 #
-# Build from the repository root:
-#   CPU: docker build -f docker/runtime.Dockerfile -t airflow-mlops-runtime .
-#   GPU: docker build -f docker/runtime.Dockerfile -t airflow-mlops-runtime-gpu \
-#          --build-arg BASE=tensorflow/tensorflow:2.16.2-gpu .
-# The GPU base is Ubuntu 22.04 with Python 3.11 and CUDA/cuDNN already set up for TF 2.16. A bare
-# nvidia/cuda:12.3.2-cudnn9-runtime-ubuntu22.04 would work too, but Ubuntu 22.04's own Python is
-# 3.10 and this package needs 3.11, so Python would have to be installed first.
+# Build from the repository root (GPU: docker/runtime-cuda.Dockerfile, on top of this image):
+#   docker build -f docker/runtime.Dockerfile -t airflow-mlops-runtime .
+# BASE must be a glibc >= 2.36 Linux with python3.11 (the lock's platform, x86_64-manylinux_2_36);
+# `make image-runtime` builds it without a Docker daemon on a Debian 12 root filesystem.
 ARG BASE=python:3.11-slim-bookworm
 # The same uv as the Makefile's UV_VERSION.
-ARG UV_VERSION=0.13.9
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+FROM ${UV_IMAGE} AS uv
 
 FROM ${BASE}
 
 COPY --from=uv /uv /uvx /usr/local/bin/
 
-# Installed into the base image's python3.11 (--system): the container is the isolation.
-# --break-system-packages only matters on a base whose Python marks itself externally managed.
+# A virtualenv synced to exactly requirements/runtime.lock.txt, as `make setup` builds
+# .venv-runtime: `uv pip sync` installs the pins and nothing else (no resolution, and whatever the
+# base image's own Python has installed is neither used nor changed).
 #
-# Bytecode is compiled at build time (--compile-bytecode). uv writes no .pyc unless asked;
-# PYTHONDONTWRITEBYTECODE is commonly set in pods; and a non-root user cannot write
-# __pycache__ into root-owned site-packages anyway. Without .pyc every component process
-# recompiles TensorFlow's imports: about 30 s instead of 8-10 s per step.
+# Bytecode is compiled at build time: a non-root user cannot write __pycache__ into root-owned
+# site-packages, and without .pyc every component process recompiles TensorFlow's imports (about
+# 30 s instead of 8-10 s).
 #
 # pyfarmhash (needed by TFDV) ships no wheel and is compiled from source, so a compiler is
-# installed for this step only. The apt-mark dance removes exactly what was added here, and
-# keeps whatever the base image had installed itself (the TF GPU base has its own toolchain).
+# installed for this step only; the apt-mark dance removes exactly what was added here.
+ENV VIRTUAL_ENV=/opt/mlops/venv \
+    UV_PYTHON_DOWNLOADS=never
+ENV PATH=/opt/mlops/venv/bin:$PATH
+# A build behind a TLS-intercepting proxy passes its CA bundle (mounted) as SSL_CERT_FILE; as a
+# build arg it is not kept in the image.
+ARG SSL_CERT_FILE
 COPY requirements/runtime.lock.txt /tmp/runtime.lock.txt
 RUN set -eux; \
     savedAptMark="$(apt-mark showmanual)"; \
     apt-get update; \
     apt-get install -y --no-install-recommends build-essential; \
-    uv pip install --system --python python3.11 --break-system-packages \
-        --no-cache --compile-bytecode -r /tmp/runtime.lock.txt; \
+    uv venv --python python3.11 "$VIRTUAL_ENV"; \
+    uv pip sync --no-cache --compile-bytecode /tmp/runtime.lock.txt; \
     apt-mark auto '.*' > /dev/null; \
     apt-mark manual $savedAptMark > /dev/null; \
     apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false; \
@@ -53,9 +55,8 @@ RUN set -eux; \
 COPY pyproject.toml README.md /tmp/airflow-mlops/
 COPY runtime/pyproject.toml runtime/hatch_build.py runtime/README.md /tmp/airflow-mlops/runtime/
 COPY airflow_mlops /tmp/airflow-mlops/airflow_mlops
-RUN uv pip install --system --python python3.11 --break-system-packages \
-        --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops /tmp/airflow-mlops/runtime \
-    && uv pip check --system --python python3.11 \
+RUN uv pip install --no-cache --compile-bytecode --no-deps /tmp/airflow-mlops /tmp/airflow-mlops/runtime \
+    && uv pip check \
     && rm -rf /tmp/airflow-mlops
 
 # Non-root, with a numeric uid so that Kubernetes' runAsNonRoot can verify it. Group 0 and a
