@@ -71,6 +71,8 @@ class FakeVertex:
     def __init__(self, runner: ContainerRunner) -> None:
         self.runner = runner
         self.requests: list[dict[str, Any]] = []
+        #: the Authorization header of each request, in order (credentials are not checked here)
+        self.authorizations: list[str | None] = []
         self.jobs: dict[str, Job] = {}
         self.faults: list[tuple[str, str]] = []
         self.url = ""
@@ -316,6 +318,7 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw.strip() else None
+            fake.authorizations.append(self.headers.get("Authorization"))
             try:
                 code, answer = 200, fake.handle(self.command, url.path, query, body)
             except Refused as exc:

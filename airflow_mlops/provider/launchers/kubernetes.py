@@ -202,10 +202,11 @@ class KubernetesLauncher(RemoteLauncher):
 
         namespace, name = job.name.split("/", 1)
         try:
-            text = self.client().read_namespaced_pod_log(name, namespace, container=CONTAINER)
+            # the raw response: the client's own decoding turns text/plain into "b'...'"
+            response = self.client().read_namespaced_pod_log(name, namespace, container=CONTAINER, _preload_content=False)
         except ApiException as exc:
             return [f"(the pod's log could not be read: {exc.status} {exc.reason})"]
-        return text.splitlines()
+        return response.data.decode("utf-8", errors="replace").splitlines()
 
     def finish(self, job: RemoteJob) -> None:
         self.cancel_job(job)  # the pod has ended: deleting it frees its record

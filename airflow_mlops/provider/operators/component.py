@@ -261,19 +261,20 @@ class ComponentOperator(BaseOperator):
             from airflow_mlops.provider.triggers.remote_job import RemoteJobTrigger
 
             self.defer(
-                trigger=RemoteJobTrigger(launcher.name, launcher.options(), job.to_dict(), started, self.component_timeout),
+                trigger=RemoteJobTrigger(launcher.name, launcher.options(), job.to_dict(), spec.invocation_uri, started,
+                                         self.component_timeout),
                 method_name="execute_complete",
-                kwargs={"invocation_uri": spec.invocation_uri, "job": job.to_dict()},
             )
         state, timed_out = launcher.poll_until_done(job, t0, self.component_timeout)
         return self._remote_result(launcher, job, state, timed_out, time.time() - started, spec.invocation_uri)
 
-    def execute_complete(self, context: Context, event: dict[str, Any], invocation_uri: str, job: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Back from the triggerer: the job ended (``event`` from :class:`RemoteJobTrigger`)."""
         launcher = self.make_launcher()
         assert isinstance(launcher, RemoteLauncher)
-        return self._remote_result(launcher, RemoteJob.from_dict(job), JobState.from_dict(event),
-                                   bool(event.get("timed_out")), float(event.get("duration_seconds") or 0), invocation_uri)
+        return self._remote_result(launcher, RemoteJob.from_dict(event["job"]), JobState.from_dict(event),
+                                   bool(event.get("timed_out")), float(event.get("duration_seconds") or 0),
+                                   event["invocation_uri"])
 
     def _remote_result(self, launcher: RemoteLauncher, job: RemoteJob, state: JobState, timed_out: bool,
                        duration: float, invocation_uri: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 It polls the launcher's :meth:`~airflow_mlops.provider.launchers.RemoteLauncher.status` (the
 client calls run in a thread, off the triggerer's event loop), logs each change of state, and
 fires one event when the job ended: ``{"state": ..., "reason": ..., "message": ..., "exit_code":
-..., "timed_out": ..., "duration_seconds": ...}``. A job running past ``timeout_seconds`` is
+..., "timed_out": ..., "duration_seconds": ..., "job": ..., "invocation_uri": ...}`` (the event
+carries what the operator resumes with, rather than ``defer``'s kwargs, which ``airflow dags
+test`` does not hand back). A job running past ``timeout_seconds`` is
 cancelled and reported as timed out. When a person kills the deferred task (mark failed, clear),
 the job is cancelled: through ``on_kill`` from Airflow 3.3, before that when the trigger is
 cancelled while its task is no longer deferred (a triggerer restart leaves the job alone).
@@ -28,6 +30,7 @@ class RemoteJobTrigger(BaseTrigger):
     :param launcher: the launcher's name (``kubernetes``, ``vertex``).
     :param launcher_options: its keyword arguments (:meth:`RemoteLauncher.options`).
     :param job: the :class:`RemoteJob` as a dict.
+    :param invocation_uri: the invocation directory of the component run.
     :param started_at: when it was submitted (epoch seconds).
     :param timeout_seconds: cancel it after this long (``None``: no limit).
     :param cancel_on_kill: cancel the job when the task is killed.
@@ -38,6 +41,7 @@ class RemoteJobTrigger(BaseTrigger):
         launcher: str,
         launcher_options: dict[str, Any],
         job: dict[str, Any],
+        invocation_uri: str,
         started_at: float,
         timeout_seconds: float | None = None,
         cancel_on_kill: bool = True,
@@ -46,6 +50,7 @@ class RemoteJobTrigger(BaseTrigger):
         self.launcher = launcher
         self.launcher_options = dict(launcher_options)
         self.job = dict(job)
+        self.invocation_uri = invocation_uri
         self.started_at = started_at
         self.timeout_seconds = timeout_seconds
         self.cancel_on_kill = cancel_on_kill
@@ -57,6 +62,7 @@ class RemoteJobTrigger(BaseTrigger):
                 "launcher": self.launcher,
                 "launcher_options": self.launcher_options,
                 "job": self.job,
+                "invocation_uri": self.invocation_uri,
                 "started_at": self.started_at,
                 "timeout_seconds": self.timeout_seconds,
                 "cancel_on_kill": self.cancel_on_kill,
@@ -79,15 +85,16 @@ class RemoteJobTrigger(BaseTrigger):
                     self.log.info("%s %s: %s %s", job.kind, job.name, state.state, state.message)
                     last = state.state
                 elapsed = time.time() - self.started_at
+                resume = {"job": self.job, "invocation_uri": self.invocation_uri, "duration_seconds": round(elapsed, 3)}
                 if state.done:
-                    yield TriggerEvent({**state.to_dict(), "timed_out": False, "duration_seconds": round(elapsed, 3)})
+                    yield TriggerEvent({**state.to_dict(), "timed_out": False, **resume})
                     return
                 if self.timeout_seconds is not None and elapsed > self.timeout_seconds:
                     self.log.error("%s ran longer than %s s: cancelling it", job.name, self.timeout_seconds)
                     await asyncio.to_thread(launcher.cancel_job, job)
                     yield TriggerEvent({"state": "failed", "reason": "Timeout", "exit_code": None, "timed_out": True,
                                         "message": f"ran longer than its timeout of {self.timeout_seconds:g} s",
-                                        "duration_seconds": round(elapsed, 3)})
+                                        **resume})
                     return
                 await asyncio.sleep(launcher.poll_seconds)
         except asyncio.CancelledError:
