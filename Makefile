@@ -23,12 +23,13 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default"
 	@echo "make test   - build what is missing, run every test, then make lint"
 	@echo "make lint   - ruff on the whole tree, mypy on the contract, the artifact store and the provider"
+	@echo "make demo-cloud - the penguin pipeline on a local cloud: pods, a Vertex AI GPU job, gs:// artifacts"
 	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make test-control-min - the control-plane tests on the lowest supported Airflow (3.1.8, .venv-airflow-min)"
@@ -109,6 +110,10 @@ test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
 
 demo: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo.py
+
+# The penguin pipeline on the local cloud (local_cloud/): pods, a Vertex AI job, gs:// artifacts.
+demo-cloud: setup
+	$(AIRFLOW_VENV)/bin/python scripts/demo_cloud.py
 
 # The closed loop with a real scheduler and triggerer (about 10 minutes); see scripts/demo_loop.py.
 demo-loop: setup

@@ -13,14 +13,14 @@ from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import (
-    REMOTE_JOB_FILE,
-    RemoteJob,
     EXECUTION_FILE,
+    REMOTE_JOB_FILE,
     ArtifactRef,
     ComponentError,
     ComponentSpec,
     ErrorKind,
     ExecutionRecord,
+    RemoteJob,
     Status,
     execution_dir,
     fingerprint,
