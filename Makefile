@@ -85,8 +85,9 @@ CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/
 # The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
 # packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)
 # and the real-scheduler test (minutes of a live scheduler; the dags tests run every DAG with
-# `airflow dags test` there too).
-CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py
+# `airflow dags test` there too), and the whole run on the local cloud (the launchers, triggers and
+# fakes are tested on 3.1.8 by tests/provider and tests/local_cloud).
+CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_local_cloud.py
 
 test: setup test-runtime test-control test-control-min lint
 

@@ -122,6 +122,15 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "https://mlflow.example.com",
                         "default": None,
                     },
+                    "runtime_image": {
+                        "description": "The runtime image of steps run by the ``kubernetes`` and ``vertex`` "
+                        "launchers (a SHA-tagged Artifact Registry image). Overrides ``runtime.image`` of the "
+                        "pipeline YAML. The environment variable ``MLOPS_RUNTIME_IMAGE`` overrides it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "europe-docker.pkg.dev/my-project/mlops/runtime:3f2a1c9",
+                        "default": None,
+                    },
                     "alert_webhook": {
                         "description": "URL that monitoring alerts (drift, degradation) are posted to as JSON "
                         "(``{\"text\": ..., \"verdict\": ...}``, e.g. a Slack incoming webhook). The "

@@ -121,13 +121,18 @@ class LocalCloud:
                     "command": [*container.get("command", []), *container.get("args", [])],
                     "resources": container.get("resources", {}), "node_selector": request["body"]["spec"].get("nodeSelector"),
                 })
+        from google.cloud.aiplatform_v1 import AcceleratorType
+
         for request in self.vertex.requests:
             if request["method"] == "POST" and request["path"].endswith("/customJobs"):
                 pool = request["body"]["jobSpec"]["workerPoolSpecs"][0]
+                machine = dict(pool["machineSpec"])
+                if isinstance(machine.get("acceleratorType"), int):  # the REST client sends enums as numbers
+                    machine["acceleratorType"] = AcceleratorType(machine["acceleratorType"]).name
                 spec = pool["containerSpec"]
                 sent.append({
                     "kind": "vertex_custom_job", "name": request["body"]["displayName"], "image": spec["imageUri"],
-                    "command": [*spec.get("command", []), *spec.get("args", [])], "machine_spec": pool["machineSpec"],
+                    "command": [*spec.get("command", []), *spec.get("args", [])], "machine_spec": machine,
                     "scheduling": request["body"]["jobSpec"].get("scheduling"),
                 })
         return sent

@@ -30,7 +30,7 @@ def test_entry_point_and_provider_info():
             for module in group["python-modules"]:
                 importlib.import_module(module)
     assert info["sensors"][0]["python-modules"] == ["airflow_mlops.provider.sensors.new_data"]
-    assert info["triggers"][0]["python-modules"] == ["airflow_mlops.provider.triggers.new_data"]
+    assert info["triggers"][0]["python-modules"] == ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.remote_job"]
     assert info["hooks"][0]["python-modules"] == ["airflow_mlops.provider.hooks.mlflow", "airflow_mlops.provider.hooks.storage"]
     assert info["extra-links"] == []
     assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "alert_webhook"}
