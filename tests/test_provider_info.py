@@ -33,7 +33,7 @@ def test_entry_point_and_provider_info():
     assert info["triggers"][0]["python-modules"] == ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.remote_job"]
     assert info["hooks"][0]["python-modules"] == ["airflow_mlops.provider.hooks.mlflow", "airflow_mlops.provider.hooks.storage"]
     assert info["extra-links"] == []
-    assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "alert_webhook"}
+    assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "runtime_image", "alert_webhook"}
 
 
 def test_provider_info_matches_airflows_schema():
