@@ -179,20 +179,25 @@ def local_cloud(work: Path, runtime_python: str, bucket: str = "mlops-local-clou
                 os.environ[key] = value
 
 
-def cloud_pipeline(cloud: LocalCloud, source: Path, include_dir: Path, *, gpus: int = 1) -> Path:
+def cloud_pipeline(cloud: LocalCloud, source: Path, include_dir: Path, *, gpus: int = 1, name: str | None = None) -> Path:
     """``source`` (a pipeline YAML) rewritten for the local cloud, as ``<include_dir>/<pipeline>/pipeline.yaml``.
 
     What changes: the artifact root, the landing prefix (in ``data.source`` and
     ``monitoring.landing``) and the curated schema move to the bucket; the registry is the
     MLflow server; ``runtime`` sends every step to a pod and train to a Vertex AI job with
-    ``gpus`` T4s. Everything else is ``source``'s.
+    ``gpus`` T4s. Everything else is ``source``'s, but for the name when ``name`` is given (the
+    pipeline and its registered model).
     """
     import yaml
 
     data = yaml.safe_load(source.read_text())
+    source_name = data["pipeline"]
+    if name:
+        data["pipeline"] = name
+        data.setdefault("registry", {})["model_name"] = name
     name = data["pipeline"]
     landing = f"gs://{cloud.bucket}/landing/{name}"
-    schema_path = source.parent.parent.parent / (data.get("validation", {}).get("schema") or f"include/{name}/schema.pbtxt")
+    schema_path = source.parent.parent.parent / (data.get("validation", {}).get("schema") or f"include/{source_name}/schema.pbtxt")
     data["artifact_root"] = cloud.artifact_root
     sources = data["data"]["source"] if isinstance(data["data"]["source"], list) else [data["data"]["source"]]
     data["data"]["source"] = [s for s in sources if s.startswith("package://")] + [landing]

@@ -1,5 +1,7 @@
-"""With a real scheduler, DAG processor and API server (`airflow standalone`): a backfill of
-penguin_training over several logical dates runs to success."""
+"""With a real scheduler, DAG processor, triggerer and API server (`airflow standalone`): a backfill
+of penguin_training over several logical dates runs to success; drift found by monitoring starts
+retraining; and a copy of the pipeline on the local cloud (local_cloud/stack.py) shows a remote step
+deferred while its pod runs, and a kill from the REST API deleting the pod."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import AIRFLOW_BIN, REPO, RUNTIME_PYTHON, free_port, registry_champion
+
+from airflow_mlops.provider.launchers.kubernetes import label_value
 
 DAG_ID = "penguin_training"
 
@@ -28,15 +33,53 @@ def _json(output: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def airflow_services(tmp_path_factory):
-    """`airflow standalone` on 127.0.0.1 with its own home, ports, artifact root and registry."""
+def local_cloud_stack(tmp_path_factory):
+    from local_cloud.stack import local_cloud
+
+    with local_cloud(tmp_path_factory.mktemp("scheduler-cloud"), str(RUNTIME_PYTHON)) as cloud:
+        yield cloud
+
+
+def _pipelines(include: Path, home: Path, cloud) -> None:
+    """``include/penguin`` as in the repo, with its artifacts and registry under ``home``, and
+    ``include/penguin_remote``: the same pipeline on the local cloud."""
+    import shutil
+
+    import yaml
+
+    from local_cloud.stack import cloud_pipeline
+
+    shutil.copytree(REPO / "include" / "penguin", include / "penguin")
+    config = include / "penguin" / "pipeline.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["artifact_root"] = f"file://{home}/artifacts"
+    data["registry"]["tracking_uri"] = f"sqlite:///{home}/mlflow.db"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    cloud_pipeline(cloud, REPO / "include" / "penguin" / "pipeline.yaml", include, name="penguin_remote")
+
+
+@pytest.fixture(scope="module")
+def airflow_services(tmp_path_factory, local_cloud_stack):
+    """`airflow standalone` on 127.0.0.1 with its own home, ports, DAGs folder, pipeline configs
+    (artifact root and registry under its home; penguin_remote on the local cloud)."""
     home = tmp_path_factory.mktemp("scheduler-home")
+    dags, include = home / "dags", home / "include"
+    dags.mkdir()
+    for dag_file in (REPO / "dags").glob("*.py"):
+        (dags / dag_file.name).write_text(dag_file.read_text())
+    (dags / "penguin_remote_training.py").write_text(
+        "from airflow_mlops.provider.factory import pipeline_config_path, training_dag\n\n"
+        'dag = training_dag(pipeline_config_path(__file__, "penguin_remote"))\n'
+    )
+    _pipelines(include, home, local_cloud_stack)
     api_port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("MLOPS_ARTIFACT_ROOT", "MLOPS_TRACKING_URI")},
+        **local_cloud_stack.env(),
         "PATH": f"{AIRFLOW_BIN.parent}:{os.environ['PATH']}",
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "MLOPS_INCLUDE_DIR": str(include),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
@@ -44,9 +87,9 @@ def airflow_services(tmp_path_factory):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
-        "MLOPS_ARTIFACT_ROOT": f"file://{home}/artifacts",
-        "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
     }
+    # where the penguin copy keeps its artifacts and registry (read by the tests, not by Airflow)
+    paths = {"artifact_root": f"file://{home}/artifacts", "tracking_uri": f"sqlite:///{home}/mlflow.db", "api_port": api_port}
     log = (home / "standalone.log").open("w")
     proc = subprocess.Popen([str(AIRFLOW_BIN), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -63,11 +106,11 @@ def airflow_services(tmp_path_factory):
         else:
             pytest.fail("airflow standalone did not become healthy:\n" + (home / "standalone.log").read_text()[-5000:])
         deadline = time.monotonic() + 180
-        while DAG_ID not in _airflow(env, "dags", "list"):
-            assert time.monotonic() < deadline, "the DAG processor did not pick up penguin_training"
+        while not all(d in _airflow(env, "dags", "list") for d in (DAG_ID, "penguin_remote_training")):
+            assert time.monotonic() < deadline, "the DAG processor did not pick up penguin_training and penguin_remote_training"
             time.sleep(3)
         _airflow(env, "pools", "set", "gpu", "1", "GPUs for training")
-        yield env
+        yield env, paths
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -83,7 +126,7 @@ def airflow_services(tmp_path_factory):
 
 
 def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
-    env = airflow_services
+    env, paths = airflow_services
     _airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-01-01", "--to-date", "2026-01-20")
     _airflow(env, "dags", "unpause", DAG_ID)
     deadline = time.monotonic() + 900
@@ -96,9 +139,9 @@ def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
     assert sorted(r["logical_date"][:10] for r in runs) == ["2026-01-04", "2026-01-11", "2026-01-18"]
     assert {r["state"] for r in runs} == {"success"}, runs
     # One training did the work, the other runs reused it; one model version, the champion.
-    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    root = Path(paths["artifact_root"].removeprefix("file://"))
     assert len(list(root.glob("penguin/train/*/execution.json"))) == 1
-    assert registry_champion(env["MLOPS_TRACKING_URI"]) == "1"
+    assert registry_champion(paths["tracking_uri"]) == "1"
 
 
 def _drifted_prediction_log(root: Path, rows: int = 200) -> None:
@@ -133,9 +176,9 @@ def _drifted_prediction_log(root: Path, rows: int = 200) -> None:
 def test_drift_found_by_monitoring_starts_a_training_run_through_the_retrain_asset(airflow_services):
     """penguin_monitoring, run by the scheduler on drifted traffic, updates the retrain Asset;
     the scheduler then creates a penguin_training run, which says it started because of drift."""
-    env = airflow_services
-    assert registry_champion(env["MLOPS_TRACKING_URI"]) == "1"  # from the backfill above
-    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    env, paths = airflow_services
+    assert registry_champion(paths["tracking_uri"]) == "1"  # from the backfill above
+    root = Path(paths["artifact_root"].removeprefix("file://"))
     _drifted_prediction_log(root)
     before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json"))}
     _airflow(env, "dags", "unpause", "penguin_monitoring")
@@ -164,7 +207,7 @@ def test_drift_found_by_monitoring_starts_a_training_run_through_the_retrain_ass
 def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(airflow_services):
     """Follows the test above: monitoring runs again over the same drifted predictions; the
     retrain Asset was updated after the newest of them, so request_retraining skips, saying why."""
-    env = airflow_services
+    env, paths = airflow_services
     before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))}
     assert before, "the drift test above must have run monitoring"
     _airflow(env, "dags", "trigger", "penguin_monitoring")
@@ -183,7 +226,7 @@ def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(air
     text = "".join(p.read_text() for p in folder.glob("*.log"))
     assert "retraining was already requested at" in text and "must-not-drift" in text, text[-3000:]
     # Every monitoring run so far (the scheduled one on unpause too) saw the same drift; one asked.
-    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    root = Path(paths["artifact_root"].removeprefix("file://"))
     verdicts = [json.loads(v.read_text()) for v in (root / "penguin" / "monitoring" / "verdicts").glob("*.json")]
     assert sum(v["status"] == "alert" for v in verdicts) >= 2
     requests = [
@@ -193,3 +236,59 @@ def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(air
         if t["task_id"] == "request_retraining"
     ]
     assert requests.count("success") == 1, requests
+
+
+def _api_token(env: dict, port: int) -> str:
+    """A token of standalone's generated admin user (SimpleAuthManager)."""
+    passwords = json.loads((Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": "admin", "password": passwords["admin"]}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["access_token"]
+
+
+def test_a_remote_step_is_deferred_while_its_pod_runs_and_a_kill_deletes_the_pod(airflow_services, local_cloud_stack):
+    """penguin_remote_training's ingest runs as a pod that does not end by itself: the task is
+    deferred (its worker slot free; the triggerer watches the pod) for as long as the pod runs.
+    Marking the task failed through the REST API - what a person does in the UI - deletes the pod."""
+    env, paths = airflow_services
+    cloud = local_cloud_stack
+    dag_id = "penguin_remote_training"
+    cloud.kubernetes.inject("hold", match="ingest")
+    _airflow(env, "dags", "unpause", dag_id)  # (unpausing may also start the latest scheduled run)
+    _airflow(env, "dags", "trigger", dag_id)
+
+    def held() -> tuple[str, dict] | None:
+        """The run whose ingest is deferred while its pod (the held one) runs."""
+        pods = [p for p in cloud.kubernetes.created_pods() if p["spec"]["containers"][0]["args"][0] == "ingest"]
+        running = [c for c in cloud.runner.containers if c.poll() is None]
+        for run in _json(_airflow(env, "dags", "list-runs", dag_id, "-o", "json")):
+            states = {t["task_id"]: t["state"] for t in _json(_airflow(env, "tasks", "states-for-dag-run", dag_id, run["run_id"], "-o", "json"))}
+            pod = next((p for p in pods if p["metadata"]["labels"]["airflow-run-id"] == label_value(run["run_id"])), None)
+            if states.get("ingest") == "deferred" and pod and running:
+                return run["run_id"], pod
+        return None
+
+    deadline = time.monotonic() + 300
+    while (found := held()) is None:
+        assert time.monotonic() < deadline, "no ingest deferred with its pod running"
+        time.sleep(2)
+    run_id, pod = found
+    time.sleep(5)  # it stays deferred while the pod runs
+    assert held() == (run_id, pod)
+    assert pod["metadata"]["name"] not in cloud.kubernetes.deleted_pods()
+
+    token = _api_token(env, paths["api_port"])
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{paths['api_port']}/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/ingest",
+        method="PATCH", headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        data=json.dumps({"new_state": "failed"}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    deadline = time.monotonic() + 120
+    while pod["metadata"]["name"] not in cloud.kubernetes.deleted_pods():
+        assert time.monotonic() < deadline, "the pod of the killed task was not deleted"
+        time.sleep(1)
+    held_container = next(c for c in cloud.runner.containers if pod["metadata"]["name"] in c.name)
+    assert held_container.poll() is not None  # the process is gone with the pod
