@@ -81,5 +81,5 @@ def step(config: PipelineConfig, task_id: str, gpus: int = 0) -> dict[str, Any]:
         "task_id": task_id,
         "launcher": launch.launcher,
         "launcher_options": launcher_options(config, launch),
-        "deferrable": config.runtime.deferrable,
+        "deferrable": config.runtime.deferrable and launch.remote,
     }
