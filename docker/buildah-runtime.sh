@@ -5,9 +5,16 @@
 #  1. base image: a Debian 12 root filesystem from debootstrap (Python 3.11 with its headers, as
 #     python:3.11-slim-bookworm has), committed as localhost/debian-python:bookworm;
 #  2. uv image: the Makefile's uv binary in an empty image (stands in for ghcr.io/astral-sh/uv);
-#  3. `buildah bud` of docker/runtime.Dockerfile on those two (chroot isolation);
-#  4. the image's own ENTRYPOINT and USER: `--help`, then the ingest component on a spec in a
-#     mounted directory (penguins from the palmerpenguins package, no network).
+#  3. STAND-IN Beam SDK image: Docker Hub cannot be reached, so apache/beam_python3.11_sdk cannot be
+#     pulled. localhost/beam-sdk-standin:<the lock's apache-beam version> holds only
+#     /opt/apache/beam/boot, a shell script that says it is a stand-in, prints its arguments and
+#     checks what Beam's real boot launcher needs from the image (`python -m pip show apache-beam`,
+#     RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT, the SDK harness module). It is NOT Beam's boot
+#     launcher: an image built by this script cannot serve as Dataflow's SDK container;
+#  4. `buildah bud` of docker/runtime.Dockerfile on those three (chroot isolation);
+#  5. the image's own ENTRYPOINT and USER: `--help`, then the ingest component on a spec in a
+#     mounted directory (penguins from the palmerpenguins package, no network), then the SDK
+#     harness's arguments as Dataflow passes them, which must reach the stand-in boot.
 #
 # Environment: UV (uv binary), UV_VERSION, IMAGE (tag), WORK (scratch dir), MIRROR (Debian mirror),
 # DRIVER (buildah storage driver), CA_BUNDLE (CA bundle for PyPI behind a TLS-intercepting proxy).
@@ -17,6 +24,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BASE=localhost/debian-python:bookworm
 UV_IMAGE="localhost/uv:${UV_VERSION}"
+BEAM_VERSION=$(sed -n 's/^apache-beam==//p' "$ROOT/requirements/runtime.lock.txt")
+BEAM_SDK_IMAGE="localhost/beam-sdk-standin:${BEAM_VERSION:?no apache-beam pin in the runtime lock}"
 buildah() { command buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver "$DRIVER" "$@"; }
 step() { echo ">> $* ($(( $(date +%s) - start )) s)"; }
 start=$(date +%s)
@@ -45,10 +54,33 @@ if ! buildah inspect --type image "$UV_IMAGE" >/dev/null 2>&1; then
     buildah commit --quiet --rm "$c" "$UV_IMAGE" >/dev/null
 fi
 
+if ! buildah inspect --type image "$BEAM_SDK_IMAGE" >/dev/null 2>&1; then
+    step "STAND-IN Beam SDK image $BEAM_SDK_IMAGE (not apache/beam_python3.11_sdk: no Docker Hub here)"
+    c=$(buildah from scratch)
+    m=$(buildah mount "$c")
+    mkdir -p "$m/opt/apache/beam"
+    cat > "$m/opt/apache/beam/boot" <<'BOOT'
+#!/bin/sh
+# STAND-IN for Beam's boot launcher, made by docker/buildah-runtime.sh because Docker Hub (and so
+# apache/beam_python3.11_sdk) cannot be reached. It starts no SDK harness: it shows that the
+# runtime image's entrypoint called it, and checks what the real boot needs from the image.
+set -eu
+echo "STAND-IN /opt/apache/beam/boot (not Beam's boot launcher), uid $(id -u), arguments: $*"
+echo "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=${RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT:-<unset>}"
+shown=$(python -m pip show apache-beam)
+echo "python -m pip show apache-beam (boot's check): $(echo "$shown" | sed -n 's/^Version: //p')"
+python -c 'import apache_beam.runners.worker.sdk_worker_main as m; print("SDK harness module:", m.__name__)'
+BOOT
+    chmod 0755 "$m/opt/apache/beam/boot"
+    buildah umount "$c" >/dev/null
+    buildah commit --quiet --rm "$c" "$BEAM_SDK_IMAGE" >/dev/null
+fi
+
 step "buildah bud docker/runtime.Dockerfile -> $IMAGE"
 buildah bud --isolation chroot --network host --pull-never --layers \
     -v "$CA_BUNDLE:/run/host-ca.crt:ro" --build-arg SSL_CERT_FILE=/run/host-ca.crt \
     --build-arg BASE="$BASE" --build-arg UV_IMAGE="$UV_IMAGE" \
+    --build-arg BEAM_SDK_IMAGE="$BEAM_SDK_IMAGE" \
     -f "$ROOT/docker/runtime.Dockerfile" -t "$IMAGE" "$ROOT"
 step "built: $(buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$IMAGE")"
 
@@ -84,4 +116,14 @@ buildah run --isolation chroot --network host --user "$user" -v "$data:/data" "$
     "${cli[@]}" ingest --spec file:///data/artifacts/smoke/_invocations/ingest/try-1/spec.json
 cat "$data/artifacts/smoke/_invocations/ingest/try-1/result.json"
 echo
+# The arguments Dataflow gives the SDK container: the entrypoint must hand them to boot (here the
+# stand-in, which says so), not to the component CLI.
+step "SDK-harness arguments -> /opt/apache/beam/boot (the STAND-IN)"
+out=$(buildah run --isolation chroot --network host --user "$user" "$c" -- "${cli[@]}" \
+    --id=1-1 --logging_endpoint=localhost:12370 --artifact_endpoint=localhost:12372 \
+    --provision_endpoint=localhost:12372 --control_endpoint=localhost:12371)
+echo "$out"
+grep -q '^STAND-IN /opt/apache/beam/boot' <<<"$out"
+grep -q "^RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1$" <<<"$out"
+grep -q "(boot's check): ${BEAM_VERSION}$" <<<"$out"
 step "done"

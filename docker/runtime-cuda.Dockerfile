@@ -24,5 +24,7 @@ ENV LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib:/opt/mlops/ven
     PATH=/opt/mlops/venv/lib/python3.11/site-packages/nvidia/cuda_nvcc/bin:/opt/mlops/venv/bin:/usr/local/nvidia/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 USER 10001
 
-ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]
+# The runtime image's dispatcher (docker/entrypoint.sh): the component CLI, or Beam's boot launcher
+# for the SDK harness's arguments.
+ENTRYPOINT ["/opt/mlops/entrypoint"]
 CMD ["--help"]

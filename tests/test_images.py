@@ -2,14 +2,18 @@
 
 No image is built here (`make image-runtime` builds the runtime image without a Docker daemon):
 the Dockerfiles are parsed and checked against the lock files the Makefile's test environments
-use. Every rule is also shown to fail on a mutated Dockerfile.
+use, and the runtime image's entrypoint (docker/entrypoint.sh) is run with stand-ins for `python`
+and Beam's boot launcher. Every rule is also shown to fail on a mutated file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,19 @@ RUNTIME_DOCKERFILE = "docker/runtime.Dockerfile"
 CUDA_DOCKERFILE = "docker/runtime-cuda.Dockerfile"
 CUDA_LOCK = "docker/runtime-cuda.lock.txt"
 COMPONENT_CLI = ["python", "-m", "airflow_mlops.runtime.components"]
+#: the runtime images' ENTRYPOINT: docker/entrypoint.sh, the component CLI or Beam's boot launcher
+ENTRYPOINT_SCRIPT = "docker/entrypoint.sh"
+ENTRYPOINT = ["/opt/mlops/entrypoint"]
+BEAM_BOOT = "/opt/apache/beam/boot"
+#: how Dataflow (and Beam's portable runners) start the SDK container: boot's flags
+HARNESS_ARGS = [
+    ["--id=1-1", "--logging_endpoint=localhost:12370", "--artifact_endpoint=localhost:12372",
+     "--provision_endpoint=localhost:12372", "--control_endpoint=localhost:12371"],
+    ["--provision_endpoint=localhost:12372", "--id=sdk-0-0", "--semi_persist_dir=/var/opt/google"],
+    ["--worker_pool"],
+]
+#: how pods, Vertex AI jobs and `docker run <image> ...` call the component CLI
+CLI_ARGS = [["ingest", "--spec", "file:///data/spec.json"], ["--help"], ["train", "--spec=gs://b/id/spec.json"]]
 
 
 def _read(path: str) -> str:
@@ -166,8 +183,93 @@ def _non_root_cli(instructions: list[tuple[str, str]]) -> list[str]:
         parsed = json.loads(entrypoint) if entrypoint else None
     except json.JSONDecodeError:
         parsed = entrypoint
-    if parsed != COMPONENT_CLI:
-        problems.append(f"ENTRYPOINT is {entrypoint}, not the component CLI {json.dumps(COMPONENT_CLI)}")
+    if parsed != ENTRYPOINT:
+        problems.append(
+            f"ENTRYPOINT is {entrypoint}, not the dispatcher {json.dumps(ENTRYPOINT)} ({ENTRYPOINT_SCRIPT}: "
+            "the component CLI, or Beam's boot launcher for Dataflow)"
+        )
+    return problems
+
+
+def _env(instructions: list[tuple[str, str]]) -> dict[str, str]:
+    env = {}
+    for keyword, args in instructions:
+        if keyword == "ENV":
+            for word in shlex.split(args):
+                name, _, value = word.partition("=")
+                env[name] = value
+    return env
+
+
+def _beam_sdk(instructions: list[tuple[str, str]]) -> list[str]:
+    """Beam's boot launcher is copied from Beam's SDK image of the lock's Python and apache-beam."""
+    problems = []
+    python = _lock_python()
+    beam = _pins(_read(_venv_lock("RUNTIME_VENV")))["apache-beam"]
+    expected = f"apache/beam_python{python}_sdk:{beam}"
+    image = _arg_default(instructions, "BEAM_SDK_IMAGE") or ""
+    if image != expected:
+        problems.append(
+            f"BEAM_SDK_IMAGE {image!r} is not {expected!r} (the lock's Python and apache-beam=={beam})"
+        )
+    stages = [args.split() for kw, args in instructions if kw == "FROM"]
+    stage = next((w[2] for w in stages if w[0] == "${BEAM_SDK_IMAGE}" and len(w) == 3 and w[1].upper() == "AS"), None)
+    copies = [args.split() for kw, args in instructions if kw == "COPY"]
+    if stage is None or [f"--from={stage}", "/opt/apache/beam", "/opt/apache/beam"] not in copies:
+        problems.append("does not copy Beam's boot launcher (/opt/apache/beam) from ${BEAM_SDK_IMAGE}")
+    if _env(instructions).get("RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT") != "1":
+        problems.append("RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1 is not set: boot would make its own venv")
+    pip = [a for s, a in _pip_commands(instructions) if s == "install" and any(re.fullmatch(r"pip==\S+", w) for w in a)]
+    if not pip:
+        problems.append("no pinned pip in the venv: boot's `python -m pip show apache-beam` would fail")
+    return problems
+
+
+def _installs_entrypoint(instructions: list[tuple[str, str]]) -> list[str]:
+    problems = []
+    copies = [[w for w in args.split() if not w.startswith("--")] for kw, args in instructions if kw == "COPY"]
+    copy = next((c for c in copies if c == [ENTRYPOINT_SCRIPT, ENTRYPOINT[0]]), None)
+    if copy is None:
+        problems.append(f"does not install {ENTRYPOINT_SCRIPT} as {ENTRYPOINT[0]}")
+    chmod = any(w[0] == "chmod" and ENTRYPOINT[0] in w for w in _commands(instructions)) or any(
+        kw == "COPY" and "--chmod=" in args and ENTRYPOINT_SCRIPT in args for kw, args in instructions
+    )
+    if not chmod:
+        problems.append(f"{ENTRYPOINT[0]} is not made executable (chmod)")
+    return problems
+
+
+def _run_entrypoint(script: str, args: list[str], stubs: Path) -> list[str]:
+    """Run the entrypoint script with `python` and the boot launcher replaced by stand-ins that
+    print their own name and their arguments, one a line."""
+    stubs.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "boot"):
+        stub = stubs / name
+        stub.write_text(f"#!/bin/sh\nprintf '%s\\n' {name} \"$@\"\n")
+        stub.chmod(0o755)
+    (stubs / "entrypoint").write_text(script.replace(BEAM_BOOT, str(stubs / "boot")))
+    env = {**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        ["sh", str(stubs / "entrypoint"), *args], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    return done.stdout.splitlines() if done.returncode == 0 else [f"exit {done.returncode}: {done.stderr.strip()}"]
+
+
+def check_entrypoint(text: str) -> list[str]:
+    """docker/entrypoint.sh: POSIX sh; the SDK harness's arguments go to Beam's boot launcher
+    unchanged, everything else to the component CLI."""
+    problems = []
+    if not text.startswith("#!/bin/sh\n"):
+        problems.append("not a POSIX sh script (#!/bin/sh)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for args in HARNESS_ARGS:
+            got = _run_entrypoint(text, args, Path(tmp))
+            if got != ["boot", *args]:
+                problems.append(f"SDK harness arguments {args} do not reach {BEAM_BOOT}: {got}")
+        for args in [*CLI_ARGS, []]:
+            got = _run_entrypoint(text, args, Path(tmp))
+            if got != [*COMPONENT_CLI, *args]:
+                problems.append(f"{args} does not run the component CLI {' '.join(COMPONENT_CLI)}: {got}")
     return problems
 
 
@@ -176,6 +278,8 @@ def check_runtime(text: str) -> list[str]:
     problems = _installs_lock(instructions, _venv_lock("RUNTIME_VENV"))
     problems += _no_resolution(instructions)
     problems += _non_root_cli(instructions)
+    problems += _installs_entrypoint(instructions)
+    problems += _beam_sdk(instructions)
     python = _lock_python()
     base = _arg_default(instructions, "BASE") or ""
     if not re.match(rf"python:{re.escape(python)}(-|$)", base):
@@ -232,12 +336,29 @@ def check_cuda(text: str, cuda_lock: str | None = None) -> list[str]:
     return problems
 
 
-CHECKS = {AIRFLOW_DOCKERFILE: check_airflow, RUNTIME_DOCKERFILE: check_runtime, CUDA_DOCKERFILE: check_cuda}
+CHECKS = {
+    AIRFLOW_DOCKERFILE: check_airflow,
+    RUNTIME_DOCKERFILE: check_runtime,
+    CUDA_DOCKERFILE: check_cuda,
+    ENTRYPOINT_SCRIPT: check_entrypoint,
+}
 
 
 @pytest.mark.parametrize("path", sorted(CHECKS))
-def test_dockerfile_installs_its_lock(path: str) -> None:
+def test_image_file_follows_its_rules(path: str) -> None:
     assert CHECKS[path](_read(path)) == []
+
+
+def test_entrypoint_dispatches(tmp_path: Path) -> None:
+    """Both branches of docker/entrypoint.sh, with stand-ins for `python` and Beam's boot."""
+    script = _read(ENTRYPOINT_SCRIPT)
+    dataflow = HARNESS_ARGS[0]
+    assert _run_entrypoint(script, dataflow, tmp_path) == ["boot", *dataflow]
+    assert _run_entrypoint(script, ["ingest", "--spec", "file:///s.json"], tmp_path) == [
+        "python", "-m", "airflow_mlops.runtime.components", "ingest", "--spec", "file:///s.json"
+    ]
+    # `docker run <image>` with no arguments: the image's CMD, --help
+    assert _run_entrypoint(script, ["--help"], tmp_path)[:4] == [*COMPONENT_CLI, "--help"]
 
 
 def test_cuda_lock_checked() -> None:
@@ -263,9 +384,32 @@ MUTATIONS = [
     (RUNTIME_DOCKERFILE, "USER 10001", "USER root", "final USER is root"),
     (RUNTIME_DOCKERFILE, "USER 10001", "", "final USER is missing"),
     (RUNTIME_DOCKERFILE, "USER 10001\n", "USER 10001\nUSER 0\n", "final USER is 0"),
-    (RUNTIME_DOCKERFILE, 'ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]',
-     'ENTRYPOINT ["python"]', "ENTRYPOINT"),
-    (RUNTIME_DOCKERFILE, 'ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]', "", "ENTRYPOINT"),
+    (RUNTIME_DOCKERFILE, 'ENTRYPOINT ["/opt/mlops/entrypoint"]', 'ENTRYPOINT ["python"]', "ENTRYPOINT"),
+    (RUNTIME_DOCKERFILE, 'ENTRYPOINT ["/opt/mlops/entrypoint"]', "", "ENTRYPOINT"),
+    # the component CLI as the entrypoint cannot be Dataflow's SDK container
+    (RUNTIME_DOCKERFILE, 'ENTRYPOINT ["/opt/mlops/entrypoint"]',
+     'ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]', "ENTRYPOINT"),
+    (RUNTIME_DOCKERFILE, "COPY docker/entrypoint.sh /opt/mlops/entrypoint\n", "", "does not install docker/entrypoint.sh"),
+    (RUNTIME_DOCKERFILE, "RUN chmod 0755 /opt/mlops/entrypoint \\\n    && useradd", "RUN useradd", "chmod"),
+    (RUNTIME_DOCKERFILE, "ARG BEAM_SDK_IMAGE=apache/beam_python3.11_sdk:2.72.0",
+     "ARG BEAM_SDK_IMAGE=apache/beam_python3.11_sdk:2.71.0", "apache-beam==2.72.0"),
+    (RUNTIME_DOCKERFILE, "ARG BEAM_SDK_IMAGE=apache/beam_python3.11_sdk:2.72.0",
+     "ARG BEAM_SDK_IMAGE=apache/beam_python3.12_sdk:2.72.0", "BEAM_SDK_IMAGE"),
+    (RUNTIME_DOCKERFILE, "COPY --from=beam_sdk /opt/apache/beam /opt/apache/beam\n", "", "boot launcher"),
+    (RUNTIME_DOCKERFILE, "FROM ${BEAM_SDK_IMAGE} AS beam_sdk", "FROM ${BEAM_SDK_IMAGE} AS other", "boot launcher"),
+    (RUNTIME_DOCKERFILE, "    RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1", "    MLOPS_UNRELATED=1",
+     "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"),
+    (RUNTIME_DOCKERFILE, "    uv pip install --no-cache --compile-bytecode --no-deps pip==26.3; \\\n", "", "pip"),
+    (ENTRYPOINT_SCRIPT, '\nexec python -m airflow_mlops.runtime.components "$@"',
+     '\nexec python -m airflow_mlops.runtime.components', "component CLI"),
+    (ENTRYPOINT_SCRIPT, '\nexec python -m airflow_mlops.runtime.components "$@"',
+     '\nexec python -m airflow_mlops.runtime.serving "$@"', "component CLI"),
+    (ENTRYPOINT_SCRIPT, 'exec /opt/apache/beam/boot "$@"', 'exec /opt/apache/beam/boot', "do not reach"),
+    (ENTRYPOINT_SCRIPT, 'exec /opt/apache/beam/boot "$@"', 'exec /opt/apache/beam/bin/boot "$@"', "do not reach"),
+    (ENTRYPOINT_SCRIPT, "        -*) ;;\n", "", "do not reach"),
+    (ENTRYPOINT_SCRIPT, "        id | logging_endpoint", "        spec | id | logging_endpoint", "component CLI"),
+    (ENTRYPOINT_SCRIPT, "    name=${name#-}\n", "", "do not reach"),
+    (ENTRYPOINT_SCRIPT, "#!/bin/sh\n", "#!/bin/bash\n", "POSIX sh"),
     (RUNTIME_DOCKERFILE, "ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9", "ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.5.0",
      "UV_VERSION"),
     (AIRFLOW_DOCKERFILE, "--no-deps -r /tmp/airflow-mlops/requirements/airflow.lock.txt",
@@ -283,8 +427,9 @@ MUTATIONS = [
     (CUDA_DOCKERFILE, "uv pip install --no-cache --no-deps -r", "uv pip install --no-cache -r", "without --no-deps"),
     (CUDA_DOCKERFILE, "COPY docker/runtime-cuda.lock.txt", "COPY docker/other.txt", "does not install"),
     (CUDA_DOCKERFILE, "USER 10001", "", "final USER is root"),
-    (CUDA_DOCKERFILE, 'ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]',
-     'ENTRYPOINT ["bash"]', "ENTRYPOINT"),
+    (CUDA_DOCKERFILE, 'ENTRYPOINT ["/opt/mlops/entrypoint"]', 'ENTRYPOINT ["bash"]', "ENTRYPOINT"),
+    (CUDA_DOCKERFILE, 'ENTRYPOINT ["/opt/mlops/entrypoint"]',
+     'ENTRYPOINT ["python", "-m", "airflow_mlops.runtime.components"]', "ENTRYPOINT"),
 ]
 
 
