@@ -37,9 +37,9 @@ def test_an_unknown_keyword_is_still_refused_by_airflow():
 
 
 def test_the_launcher_named_in_the_config_is_used(tmp_path):
-    assert set(LAUNCHERS) == {"local"}
+    assert set(LAUNCHERS) == {"local", "kubernetes", "vertex"}
     assert isinstance(launcher_for("local", python="/usr/bin/python3"), LocalLauncher)
-    with pytest.raises(ValueError, match="unknown launcher 'k8s': one of local"):
+    with pytest.raises(ValueError, match="unknown launcher 'k8s': one of kubernetes, local, vertex"):
         launcher_for("k8s")
     dag = training_dag("include/penguin/pipeline.yaml")
     assert {t.launcher for t in dag.tasks if hasattr(t, "launcher")} == {"local"}
@@ -51,5 +51,5 @@ def test_an_unknown_launcher_in_the_yaml_is_a_config_error_with_its_path(tmp_pat
     path = tmp_path / "include" / "p" / "pipeline.yaml"
     path.parent.mkdir(parents=True)
     path.write_text("pipeline: p\ndata: {source: x.csv, label: y}\nfeatures: {a: numeric}\nruntime: {launcher: k8s}\n")
-    with pytest.raises(PipelineConfigError, match=r"runtime.launcher: must be one of local \(got 'k8s'\)"):
+    with pytest.raises(PipelineConfigError, match=r"runtime.launcher: must be one of local, kubernetes, vertex \(got 'k8s'\)"):
         load_pipeline_config(path)
