@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local_cloud.service import send_json
+
 JOBS = re.compile(r"^/v1b3/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/jobs(?:/(?P<job>[^/:]+))?(?P<rest>/.*)?$")
 
 
@@ -68,12 +70,7 @@ class FakeDataflow:
                 split = urlsplit(self.path)
                 body = json.loads(raw) if raw else None
                 status, answer = fake.answer(Request(self.command, split.path, parse_qs(split.query), body, time.time()))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, answer)
 
             do_GET = do_POST = do_PUT = _handle
 

@@ -13,9 +13,11 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from local_cloud.service import LoopbackServer, send_json
 
 PROJECT = "local-project"
 CLIENT_EMAIL = f"airflow-mlops@{PROJECT}.iam.gserviceaccount.com"
@@ -36,7 +38,7 @@ class FakeTokenServer:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         self.grants: list[dict[str, Any]] = []
         self.url = ""
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self._count = 0
         self._lock = threading.Lock()
 
@@ -80,26 +82,18 @@ class FakeTokenServer:
                     code, answer = 200, fake.grant(form)
                 except Exception as exc:  # a bad assertion: what a real token endpoint answers
                     code, answer = 400, {"error": "invalid_grant", "error_description": str(exc)}
-                data = json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, answer)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, name="fake-token", daemon=True).start()
+        self._server = LoopbackServer(Handler, "fake-token")
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
 
 @contextmanager

@@ -29,12 +29,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local_cloud.containers import Container, ContainerRunner, ImageNotFound, rfc3339
+from local_cloud.service import Faults, LoopbackServer, send, wait_for
 
 FAULTS = ("oom_killed", "evicted", "preempted", "hold")
 NODE = "local-cloud-node"
@@ -120,7 +121,7 @@ class FakeKubernetes:
         self.requests: list[dict[str, Any]] = []
         self.pods: dict[tuple[str, str], Pod] = {}
         self.events: list[dict[str, Any]] = []
-        self.faults: list[tuple[str, str]] = []
+        self.faults = Faults(FAULTS)
         self.url = ""
         self.token = TOKEN
         self.grace_cap = 2.0  # at most this many seconds between SIGTERM and SIGKILL on delete
@@ -128,18 +129,14 @@ class FakeKubernetes:
         self._rv = 1000
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- set-up and what the tests read ------------------------------------------------------
 
     def inject(self, fault: str, match: str = "") -> None:
         """Apply ``fault`` (one of :data:`FAULTS`) to the next created pod whose first container's
         command and args, joined with spaces, contain ``match``."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-        with self._lock:
-            self.faults.append((fault, match))
+        self.faults.inject(fault, match)
 
     def created_pods(self) -> list[dict[str, Any]]:
         """The bodies of the pod creations received, exactly as sent."""
@@ -153,15 +150,7 @@ class FakeKubernetes:
         return self.pods[(namespace, name)]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-        """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not within {timeout} s: {predicate}")
-            time.sleep(0.05)
+        return wait_for(predicate, timeout)
 
     def write_kubeconfig(self, path: Path | str) -> Path:
         """A kubeconfig (JSON, which YAML loaders read) whose current context is this server."""
@@ -183,11 +172,8 @@ class FakeKubernetes:
     # -- serving ----------------------------------------------------------------------------
 
     def start(self) -> FakeKubernetes:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-kubernetes", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(_handler(self), "fake-kubernetes")
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
@@ -201,10 +187,7 @@ class FakeKubernetes:
             if pod.container is not None:
                 pod.container.stop(grace=0)
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -253,12 +236,7 @@ class FakeKubernetes:
             meta["name"] = name
             first = containers[0]
             joined = " ".join([*(first.get("command") or []), *(first.get("args") or [])])
-            fault = None
-            for index, (candidate, match) in enumerate(self.faults):
-                if match in joined:
-                    fault = candidate
-                    del self.faults[index]
-                    break
+            fault = self.faults.take(joined)
             pod = Pod(stored, namespace, name, fault, self._bump())
             self.pods[(namespace, name)] = pod
             rendered = self.render(pod)
@@ -683,11 +661,7 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _send(self, code: int, content_type: str, data: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send(self, code, data, content_type)
 
         def _serve(self) -> None:
             url = urlsplit(self.path)

@@ -22,11 +22,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local_cloud.containers import Container, ContainerRunner, rfc3339
+from local_cloud.service import Faults, LoopbackServer, send_json, wait_for
 
 FAULTS = ("preempted", "hold")
 HOLD_COMMAND = ["python", "-c", "import time\nwhile True:\n    time.sleep(3600)"]
@@ -74,23 +75,19 @@ class FakeVertex:
         #: the Authorization header of each request, in order (credentials are not checked here)
         self.authorizations: list[str | None] = []
         self.jobs: dict[str, Job] = {}
-        self.faults: list[tuple[str, str]] = []
+        self.faults = Faults(FAULTS)
         self.url = ""
         self._cancelled: list[str] = []
         self._ids = 1_000_000_000_000_000_000 + int(time.time()) % 1_000_000 * 1000
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # -- set-up and what the tests read ------------------------------------------------------
 
     def inject(self, fault: str, match: str = "") -> None:
         """Apply ``fault`` (one of :data:`FAULTS`) to the next created job whose first container's
         command and args, joined with spaces, contain ``match``."""
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-        with self._lock:
-            self.faults.append((fault, match))
+        self.faults.inject(fault, match)
 
     def created_jobs(self) -> list[dict[str, Any]]:
         """The bodies of the CustomJob creations received, exactly as sent."""
@@ -105,23 +102,13 @@ class FakeVertex:
             return copy.deepcopy(self.jobs[name].resource)
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not within {timeout} s: {predicate}")
-            time.sleep(0.05)
+        return wait_for(predicate, timeout)
 
     # -- serving ----------------------------------------------------------------------------
 
     def start(self) -> FakeVertex:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-vertex", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(_handler(self), "fake-vertex")
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
@@ -133,10 +120,7 @@ class FakeVertex:
             for container in job.containers:
                 container.stop(grace=0)
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -167,12 +151,7 @@ class FakeVertex:
         with self._lock:
             self._ids += 1
             name = f"{parent}/customJobs/{self._ids}"
-            fault = None
-            for index, (candidate, match) in enumerate(self.faults):
-                if match in joined:
-                    fault = candidate
-                    del self.faults[index]
-                    break
+            fault = self.faults.take(joined)
             resource = {**copy.deepcopy(body), "name": name, "state": "JOB_STATE_PENDING",
                         "createTime": now, "updateTime": now}
             job = self.jobs[name] = Job(resource, fault)
@@ -323,12 +302,7 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
                 code, answer = 200, fake.handle(self.command, url.path, query, body)
             except Refused as exc:
                 code, answer = exc.code, {"error": {"code": exc.code, "status": exc.status, "message": exc.message}}
-            data = json.dumps(answer).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, answer)
 
         do_GET = do_POST = do_DELETE = _serve
 

@@ -189,7 +189,7 @@ def test_preempted_by_node_shutdown(fake_kubernetes, core):
     assert (disruption.status, disruption.reason) == ("True", "TerminationByKubelet")
     state = pod.status.container_statuses[0].state.terminated
     assert (state.exit_code, state.reason) == (137, "Error")
-    assert fake_kubernetes.faults == [("preempted", "nomatch")]
+    assert fake_kubernetes.faults.waiting == [("preempted", "nomatch")]
 
 
 def test_delete_kills_a_held_pod(fake_kubernetes, core):
