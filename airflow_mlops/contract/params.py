@@ -50,7 +50,8 @@ class IngestOptions(LabelParam):
     """What the data is and how it is split (YAML ``data:``)."""
 
     source: str | tuple[str, ...] = option(
-        doc="where the data is: a path, gs:// URI, package:// resource or a list", check=_some_location)
+        doc="where the data is: a path, gs:// URI, package:// resource, python://module:function?k=v or a list",
+        check=_some_location)
     format: str = option("auto", "csv, parquet or auto (by the file extension)", choices=FORMATS)
     split: dict[str, Any] = option(
         doc="split ratios, adding up to 1", factory=lambda: {"train": 0.7, "eval": 0.15, "test": 0.15},

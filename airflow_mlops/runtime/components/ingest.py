@@ -1,12 +1,19 @@
-"""ingest: read CSV or Parquet from a local path, ``gs://`` or a package, snapshot it as Parquet and
-split it deterministically into train/eval/test.
+"""ingest: read CSV or Parquet from a local path, ``gs://`` or a package, or the DataFrame a Python
+function returns, snapshot it as Parquet and split it deterministically into train/eval/test.
 
 Parameters: :class:`~airflow_mlops.contract.params.IngestParams`. ``source`` is a file, a
 directory or prefix (every ``.csv``/``.parquet`` under it), a glob, ``package://<package>/<path>``
-for data shipped inside an installed package, or a list of these (e.g. the original data and the
-landing prefix where new batches arrive), where an entry without files yet is skipped as long as
-some entry has files. ``split_key`` columns decide a row's split, so the same row always lands in
-the same split whatever else is in the file.
+for data shipped inside an installed package, ``python://<module.path>:<function>[?key=value&...]``
+for the data a function importable in the runtime environment returns, or a list of these (e.g. the
+original data and the landing prefix where new batches arrive), where an entry without files yet is
+skipped as long as some entry has files. ``split_key`` columns decide a row's split, so the same row
+always lands in the same split whatever else is in the file.
+
+A ``python://`` source's function is called with the query's keyword arguments, each value read
+as YAML (``as_frame=true`` is ``True``, ``n=3`` is ``3``), and must return a pandas DataFrame or
+an object whose ``.frame`` is one (a scikit-learn Bunch from ``load_*(as_frame=True)``), e.g.
+``python://sklearn.datasets:load_diabetes?as_frame=true&scaled=false``. It is called once for the
+cache fingerprint (a hash of the frame's content) and once to read, so it should be deterministic.
 
 Output ``examples`` (type ``Examples``): ``<split>.parquet`` per split.
 """
@@ -24,6 +31,8 @@ from airflow_mlops.runtime.components.base import Component, ComponentResult, Ex
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_BUCKETS = 10_000
+PYTHON_SCHEME = "python://"
+PYTHON_SYNTAX = "python://<module.path>:<function>[?key=value&...]"
 
 
 def _data_error(message: str, **details: Any) -> ComponentError:
@@ -51,6 +60,9 @@ def _resolve_one(source: str) -> list[str]:
 
     if source.startswith("package://"):
         return [_package_file(source)]
+    if source.startswith(PYTHON_SCHEME):
+        python_function(source)  # a config error now, before any file is read
+        return [source]
     fs, path = fsspec.core.url_to_fs(source)
     if any(ch in path for ch in "*?["):
         paths = fs.glob(path)
@@ -80,6 +92,99 @@ def _package_file(source: str) -> str:
     return "file://" + str(path)
 
 
+def _config_error(source: str, problem: str) -> ComponentError:
+    return ComponentError(ErrorKind.CONFIG, f"source {source}: {problem}", {"source": source})
+
+
+def parse_python_source(source: str) -> tuple[str, str, dict[str, Any]]:
+    """``(module, function, keyword arguments)`` of a ``python://`` source, each query value read as YAML."""
+    from urllib.parse import parse_qsl
+
+    import yaml
+
+    target, _, query = source.removeprefix(PYTHON_SCHEME).partition("?")
+    module, colon, function = target.partition(":")
+    if not colon or not all(part.isidentifier() for part in module.split(".")) or not function.isidentifier():
+        raise _config_error(source, f"expected {PYTHON_SYNTAX}")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError:
+        raise _config_error(source, f"the query must be key=value pairs joined by '&' ({PYTHON_SYNTAX})") from None
+    kwargs: dict[str, Any] = {}
+    for key, value in pairs:
+        if not key.isidentifier() or key in kwargs:
+            raise _config_error(source, f"{key!r} is not a keyword argument name, or is given twice")
+        try:
+            kwargs[key] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            raise _config_error(source, f"the value of {key} is not a YAML scalar: {value!r}") from None
+    return module, function, kwargs
+
+
+def python_function(source: str) -> tuple[Any, dict[str, Any]]:
+    """The function a ``python://`` source names and its keyword arguments; config errors for a
+    module that cannot be imported, a missing or non-callable function, or arguments it does not take."""
+    import importlib
+    import inspect
+
+    module_name, name, kwargs = parse_python_source(source)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - ImportError, or the module failing as it is imported
+        raise _config_error(
+            source, f"module {module_name!r} cannot be imported in the runtime environment: {type(exc).__name__}: {exc}"
+        ) from None
+    function = getattr(module, name, None)
+    if function is None:
+        raise _config_error(source, f"module {module_name!r} has no function {name!r}")
+    if not callable(function):
+        raise _config_error(source, f"{module_name}.{name} is not callable (it is a {type(function).__name__})")
+    try:
+        inspect.signature(function).bind(**kwargs)
+    except TypeError as exc:
+        raise _config_error(source, f"{module_name}.{name} does not take these arguments: {exc}") from None
+    except ValueError:  # no signature to check (some builtins): the call will tell
+        pass
+    return function, kwargs
+
+
+def read_python_source(source: str):
+    """The DataFrame a ``python://`` source's function returns (or the ``.frame`` of what it returns);
+    a data error if it raises, returns something else, or returns an empty frame."""
+    import pandas as pd
+
+    function, kwargs = python_function(source)
+    try:
+        result = function(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - whatever the user's function raises is a data problem
+        raise _data_error(f"source {source}: the function raised {type(exc).__name__}: {exc}",
+                          source=source, reason=str(exc)) from None
+    frame = result if isinstance(result, pd.DataFrame) else getattr(result, "frame", None)
+    if not isinstance(frame, pd.DataFrame):
+        raise _data_error(
+            f"source {source}: the function returned a {type(result).__name__}, not a pandas DataFrame or an object "
+            "with a DataFrame in .frame (scikit-learn's load_* functions need as_frame=true)",
+            source=source,
+        )
+    if frame.empty:
+        raise _data_error(f"source {source}: the function returned an empty DataFrame ({frame.shape[0]} rows, "
+                          f"{frame.shape[1]} columns)", source=source)
+    return frame
+
+
+def frame_digest(frame: Any) -> bytes:
+    """A hash of a frame's column names, dtypes and values (not its index)."""
+    import pandas as pd
+
+    try:
+        values = pd.util.hash_pandas_object(frame, index=False)
+    except TypeError:  # unhashable cells (lists, dicts): hash their text
+        values = pd.util.hash_pandas_object(frame.astype(str), index=False)
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(values.values.tobytes())
+    return digest.digest()
+
+
 def _suffix(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -106,9 +211,7 @@ def labelled_traffic(artifact_root: str, pipeline: str, label: str):
 
 def source_fingerprint(spec: ComponentSpec) -> str:
     """Content hash of every source file (and of the arrived labels, with ``include_feedback``),
-    so changed data is a cache miss."""
-    import fsspec
-
+    so changed data is a cache miss; a ``python://`` source adds a hash of the frame it returns."""
     from airflow_mlops.contract.layout import feedback_uri
 
     digest = hashlib.sha256()
@@ -118,26 +221,39 @@ def source_fingerprint(spec: ComponentSpec) -> str:
         feedback = feedback_uri(spec.artifact_root, spec.pipeline)
         files += [u for u in store.list_files(feedback) if u.endswith(".csv")] if store.exists(feedback) else []
     for uri in files:
-        fs, path = fsspec.core.url_to_fs(uri)
-        info = fs.info(path)
-        checksum = info.get("md5Hash") or info.get("crc32c")  # object stores keep one; no need to read
         digest.update(uri.encode())
-        if checksum:
-            digest.update(str(checksum).encode())
+        if uri.startswith(PYTHON_SCHEME):
+            digest.update(frame_digest(read_python_source(uri)))
         else:
-            with fs.open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
+            _hash_file(digest, uri)
     return digest.hexdigest()
 
 
+def _hash_file(digest: Any, uri: str) -> None:
+    """Add a file's checksum (object stores keep one; no need to read) or else its bytes to ``digest``."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    info = fs.info(path)
+    checksum = info.get("md5Hash") or info.get("crc32c")
+    if checksum:
+        digest.update(str(checksum).encode())
+        return
+    with fs.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+
+
 def read_file(uri: str, fmt: str):
-    """One data file as a DataFrame, or a data error that names the file and the problem."""
+    """One data file (or ``python://`` source) as a DataFrame, or a data error that names the file
+    and the problem."""
     import fsspec
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if uri.startswith(PYTHON_SCHEME):
+        return read_python_source(uri)
     fs, path = fsspec.core.url_to_fs(uri)
     if fs.info(path).get("size", 0) == 0:
         raise _data_error(f"file is empty: {uri}", file=uri)

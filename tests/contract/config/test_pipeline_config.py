@@ -140,6 +140,19 @@ def test_absolute_and_remote_artifact_roots(tmp_path):
     assert gcs.split == {"train": 0.7, "eval": 0.15, "test": 0.15}
 
 
+def test_python_data_sources_pass_through_unchanged(tmp_path):
+    from airflow_mlops.contract.config.runtime import is_on_this_machine
+
+    function = "python://sklearn.datasets:load_diabetes?as_frame=true&scaled=false"
+    alone = load_pipeline_config(_write(tmp_path / "a", f"pipeline: p\ndata: {{source: '{function}', label: target}}\n"
+                                                         "features: {age: numeric}\n"))
+    assert alone.source_uris == function
+    listed = load_pipeline_config(_write(tmp_path / "b", f"pipeline: p\ndata: {{source: ['{function}', landing/], "
+                                                          "label: target}\nfeatures: {age: numeric}\n"))
+    assert listed.source_uris == [function, f"file://{tmp_path}/b/landing"]
+    assert not is_on_this_machine(function)  # like package://: read in the runtime environment, wherever it runs
+
+
 def test_dag_files_find_their_config_next_to_or_inside_the_dags_folder(tmp_path, monkeypatch):
     from airflow_mlops.contract.config import pipeline_config_path
 
