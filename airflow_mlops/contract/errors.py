@@ -13,13 +13,15 @@ EXIT_REJECTED = 3
 class ErrorKind(str, enum.Enum):
     """Why a component failed.
 
-    ``data`` and ``config`` are the user's to fix: retrying cannot help, so the task fails
+    ``data``, ``config`` and ``model`` (a training module that does not import, builds the wrong
+    output or whose loss turns NaN) are the user's to fix: retrying cannot help, so the task fails
     without retries. ``infrastructure`` (storage, network, preemption) and ``internal`` (a bug or
     crash) may succeed on a retry.
     """
 
     DATA = "data"
     CONFIG = "config"
+    MODEL = "model"
     INFRASTRUCTURE = "infrastructure"
     INTERNAL = "internal"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_mlops.contract.splits import split_ratio_problems
+from airflow_mlops.contract.tasks import CLASSIFICATION, TASKS
 from airflow_mlops.contract.typed import Record, option
 
 FEATURE_TYPES = ("categorical", "numeric")
@@ -36,6 +37,11 @@ def _feature_types(features: dict[str, str]) -> list[str]:
 @dataclass(frozen=True, kw_only=True)
 class LabelParam(Record):
     label: str = option(doc="the label column")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskParam(Record):
+    task: str = option(CLASSIFICATION, "what is predicted: " + ", ".join(TASKS), choices=TASKS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,17 +98,22 @@ class ValidateParams(ValidateOptions, FeaturesParam, LabelParam):
 # -- transform -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class TransformParams(FeaturesParam, LabelParam):
-    """Transform's full-pass analyzers take no options."""
+class TransformParams(FeaturesParam, LabelParam, TaskParam):
+    """Transform's full-pass analyzers take no options; the task decides how the label is analysed."""
+
+    positive_class: str | None = option(None, "binary_classification: the class the model gives the probability of")
 
 
 # -- train ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
 class TrainOptions(Record):
-    """Hyper-parameters of the built-in model (YAML ``training:``)."""
+    """The training module and its hyper-parameters (YAML ``training:``)."""
 
-    hidden_units: tuple[int, ...] = option((16, 8), "sizes of the hidden layers", check=_positive_items)
+    module: str | None = option(
+        None, "your training module: a .py file next to the pipeline YAML, or an importable module (default: the built-in MLP)")
+    hyperparameters: dict[str, Any] = option(doc="anything your module reads, as context.hyperparameters", factory=dict)
+    hidden_units: tuple[int, ...] = option((16, 8), "the built-in MLP's hidden layer sizes", check=_positive_items)
     learning_rate: float = option(0.01, "Adam's learning rate", gt=0)
     epochs: int = option(30, "passes over the training split", gt=0)
     batch_size: int = option(32, "rows per gradient step", gt=0)
@@ -110,18 +121,23 @@ class TrainOptions(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainParams(TrainOptions, LabelParam):
-    """The built-in model's hyper-parameters and the label."""
+class TrainParams(TrainOptions, LabelParam, TaskParam):
+    """The module, its hyper-parameters, the task and the label."""
+
+    module_source: str | None = option(
+        None, "the text of a module file (it travels in the spec, so a remote job has it; and an edit retrains)")
 
 
 # -- evaluate ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluationThresholds(Record):
-    min_accuracy: float = option(
-        0.8, "value threshold: the candidate needs at least this test accuracy (above 1: nothing is blessed)", ge=0)
-    max_accuracy_drop: float = option(
-        0.02, "change threshold: it may be at most this much below the champion", ge=0, le=1)
+class MetricThreshold(Record):
+    """One metric's thresholds (YAML ``evaluation.thresholds.<metric>``)."""
+
+    min: float | None = option(None, "value threshold: the candidate's test metric must be at least this")
+    max: float | None = option(None, "value threshold: ... at most this")
+    max_drop: float | None = option(None, "change threshold (higher is better): at most this much below the champion", ge=0)
+    max_rise: float | None = option(None, "change threshold (lower is better): at most this much above the champion", ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,12 +145,15 @@ class EvaluateOptions(Record):
     """YAML ``evaluation:``."""
 
     slices: tuple[str, ...] = option((), "features to report per-value metrics for")
-    thresholds: EvaluationThresholds = option(doc="what blesses a model", factory=EvaluationThresholds)
+    thresholds: dict[str, MetricThreshold] = option(
+        doc="what blesses a model, per metric: {min, max, max_drop or max_rise}; empty: the task's default "
+        "(accuracy {min: 0.8, max_drop: 0.02}; binary: auc {min: 0.7, max_drop: 0.02}; regression: r2 {min: 0, max_drop: 0.02})",
+        factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluateParams(EvaluateOptions, LabelParam):
-    """Slices, thresholds and the label."""
+class EvaluateParams(EvaluateOptions, LabelParam, TaskParam):
+    """Slices, thresholds (the task's defaults filled in), the task and the label."""
 
 
 # -- register ------------------------------------------------------------------------------------
@@ -156,8 +175,8 @@ class InfraValidationOptions(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InfraValidateParams(InfraValidationOptions, FeaturesParam):
-    """The bounds and the request schema."""
+class InfraValidateParams(InfraValidationOptions, FeaturesParam, TaskParam):
+    """The bounds, the request schema and the task (the answers' shape)."""
 
 
 # -- deploy, rollback, canary analysis -----------------------------------------------------------
@@ -189,10 +208,12 @@ class CanaryThresholds(Record):
     max_latency_ratio: float = option(2.0, "challenger p95 latency may be at most this times the champion's", gt=0)
     max_accuracy_drop: float = option(
         0.02, "where labels have arrived, challenger accuracy may be at most this much below the champion's", ge=0, le=1)
+    max_mae_increase: float = option(
+        0.1, "regression, where labels have arrived: challenger MAE may be at most this share above the champion's", ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)
-class CanaryAnalysisParams(CanaryThresholds):
+class CanaryAnalysisParams(CanaryThresholds, TaskParam):
     min_labels: int = option(10, "labelled predictions each version needs before accuracy is compared", ge=0)
     force: bool = option(False, "decide now, even before the canary window ends")
 
@@ -205,11 +226,13 @@ class MonitorOptions(Record):
     must_not_drift: tuple[str, ...] = option((), "features whose drift alone is a drift verdict")
     min_rows: int = option(30, "fewer logged predictions in the window: no traffic, no verdict", gt=0)
     min_accuracy: float = option(
-        0.85, "accuracy on labelled predictions below this is a performance-degradation verdict", ge=0, le=1)
+        0.85, "classification: accuracy on labelled predictions below this is a performance-degradation verdict", ge=0, le=1)
     min_labels: int = option(20, "... when at least this many predictions have labels", gt=0)
+    max_mae: float | None = option(
+        None, "regression: mean absolute error on labelled predictions above this is a performance-degradation verdict")
 
 
 @dataclass(frozen=True, kw_only=True)
-class MonitorParams(MonitorOptions, FeaturesParam, LabelParam):
+class MonitorParams(MonitorOptions, FeaturesParam, LabelParam, TaskParam):
     window_start: str = option(doc="ISO time: the first prediction of the window")
     window_end: str = option(doc="ISO time: the window ends before this")

@@ -28,9 +28,11 @@ from airflow_mlops.contract.config.model import (
     ValidationSettings,
 )
 from airflow_mlops.contract.params import FEATURE_TYPES, EvaluateOptions, IngestOptions
+from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, threshold_problems
 from airflow_mlops.contract.typed import Record, read_record
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+MODULE_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 R = TypeVar("R", bound=Record)
 
 
@@ -91,6 +93,24 @@ def _cross_checks(config: PipelineConfig, problems: list[str]) -> None:
     for path, listed in (("evaluation.slices", config.evaluation.slices),
                          ("monitoring.must_not_drift", config.monitoring.must_not_drift)):
         problems += [f"{path}: {name!r} is not one of the features" for name in listed if names and name not in names]
+    thresholds = {name: bounds.to_dict() for name, bounds in config.evaluation.thresholds.items()}
+    problems += [f"evaluation.thresholds.{p}" for p in threshold_problems(config.task, thresholds)]
+    if config.settings.positive_class is not None and config.task != BINARY_CLASSIFICATION:
+        problems.append(f"positive_class: only for task: {BINARY_CLASSIFICATION} (task is {config.task})")
+    _module_checks(config, problems)
+
+
+def _module_checks(config: PipelineConfig, problems: list[str]) -> None:
+    """``training.module``: a readable .py file (relative to the YAML) or a dotted module name."""
+    module = config.training.module
+    if module is None:
+        return
+    path = config.training_module_path
+    if path is None:
+        if not MODULE_PATTERN.match(module):
+            problems.append(f"training.module: {module!r} is neither a .py file nor a module name like my_package.model")
+    elif not path.is_file():
+        problems.append(f"training.module: no file {path} (a .py path is relative to the pipeline YAML's directory)")
 
 
 def _remote_target_checks(deployment: Any, problems: list[str]) -> None:

@@ -24,6 +24,7 @@ from airflow_mlops.contract.params import (
     TrainOptions,
     ValidateOptions,
 )
+from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, CLASSIFICATION, DEFAULT_THRESHOLDS, TASKS
 from airflow_mlops.contract.typed import Record, option
 
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
@@ -131,6 +132,9 @@ class PipelineSettings(Record):
     })
 
     description: str = option("", "what the pipeline is for")
+    task: str = option(CLASSIFICATION, "what the model predicts: " + ", ".join(TASKS), choices=TASKS)
+    positive_class: str | None = option(
+        None, f"{BINARY_CLASSIFICATION}: the class whose probability the model gives (default: the last in sorted order)")
     owner: str = option("mlops", "the DAGs' owner")
     schedule: str | None = option(None, "cron schedule of training, besides new data and retraining requests")
     artifact_root: str = option(DEFAULT_ARTIFACT_ROOT, "fsspec URI or path (from the project root) of the artifacts")
@@ -179,6 +183,30 @@ class PipelineConfig:
     @property
     def include_feedback(self) -> bool:
         return self.data.include_feedback
+
+    @property
+    def task(self) -> str:
+        return self.settings.task
+
+    @property
+    def evaluation_thresholds(self) -> dict[str, dict[str, float]]:
+        """``evaluation.thresholds``, or the task's default when none are given."""
+        given = {name: bounds.to_dict() for name, bounds in self.evaluation.thresholds.items()}
+        return given or {name: dict(bounds) for name, bounds in DEFAULT_THRESHOLDS[self.task].items()}
+
+    @property
+    def training_module_path(self) -> Path | None:
+        """``training.module`` when it names a file (``*.py``), relative to the pipeline YAML."""
+        module = self.training.module
+        if module is None or not module.endswith(".py"):
+            return None
+        path = Path(module)
+        return path if path.is_absolute() else (self.config_path.parent / path).resolve()
+
+    def training_module_source(self) -> str | None:
+        """The text of a module file, which travels in the train step's spec."""
+        path = self.training_module_path
+        return path.read_text() if path is not None else None
 
     @property
     def description(self) -> str:

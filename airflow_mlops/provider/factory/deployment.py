@@ -48,6 +48,7 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
             **step(config, "canary_analysis"),
             thresholds=CanaryThresholds(**options(canary, CanaryThresholds)),
             force="{{ params.force }}",
+            task=config.task,
             **remote_target(config),
             **{**component_defaults(config), "cache": False},
         )

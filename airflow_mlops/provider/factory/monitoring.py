@@ -49,7 +49,7 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
             # The window ends when the run was due (a scheduled run) or triggered (a manual run,
             # which has no data interval in Airflow 3).
             component_params=MonitorParams(
-                **options(monitoring, MonitorOptions), features=config.feature_types(), label=config.label,
+                **options(monitoring, MonitorOptions), features=config.feature_types(), label=config.label, task=config.task,
                 window_start="{{ (dag_run.run_after - macros.timedelta(minutes=params.window_minutes)).isoformat() }}",
                 window_end="{{ dag_run.run_after.isoformat() }}",
             ),

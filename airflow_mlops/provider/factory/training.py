@@ -16,7 +16,6 @@ from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config
 from airflow_mlops.contract.params import (
     CanaryRollout,
     DeployParams,
-    EvaluateOptions,
     EvaluateParams,
     InfraValidateParams,
     InfraValidationOptions,
@@ -160,7 +159,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **step(config, "transform"),
             examples=ingest.artifact("examples"),
             schema=validate.artifact("schema"),
-            component_params=TransformParams(features=features, label=config.label),
+            component_params=TransformParams(
+                features=features, label=config.label, task=config.task, positive_class=config.settings.positive_class
+            ),
             beam_pipeline_args=beam_args,
             doc_md="Vocabularies and mean/variance over the training split (full pass on Beam).",
             **common,
@@ -169,7 +170,10 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **step(config, "train", gpus=training.gpus),
             examples=ingest.artifact("examples"),
             transform=transform.artifact("transform"),
-            component_params=TrainParams(**options(training, TrainOptions), label=config.label),
+            component_params=TrainParams(
+                **options(training, TrainOptions), label=config.label, task=config.task,
+                module_source=config.training_module_source(),
+            ),
             # the trigger form's values
             learning_rate="{{ params.learning_rate }}",
             epochs="{{ params.epochs }}",
@@ -183,7 +187,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **step(config, "evaluate"),
             examples=ingest.artifact("examples"),
             model=train.artifact("model"),
-            component_params=EvaluateParams(**options(config.evaluation, EvaluateOptions), label=config.label),
+            component_params=EvaluateParams(
+                slices=config.evaluation.slices, thresholds=config.evaluation_thresholds, label=config.label, task=config.task
+            ),
             doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
             **common,
         )
@@ -207,7 +213,9 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             **step(config, "infra_validate"),
             model_version=register.artifact("model_version"),
             examples=ingest.artifact("examples"),
-            component_params=InfraValidateParams(**options(deployment.infra_validation, InfraValidationOptions), features=features),
+            component_params=InfraValidateParams(
+                **options(deployment.infra_validation, InfraValidationOptions), features=features, task=config.task
+            ),
             doc_md="The candidate answers test rows in a real prediction server (schema, latency) before any rollout.",
             **common,
         )

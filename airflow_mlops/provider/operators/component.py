@@ -78,7 +78,7 @@ class ComponentOperator(BaseOperator):
     ``{"component", "fingerprint", "cache_hit", "outputs": {name: ArtifactRef dict}, "metrics",
     "execution_uri", "duration_seconds"}``.
 
-    A component that rejects its input (``error.json`` of kind ``data`` or ``config``) fails the
+    A component that rejects its input (``error.json`` of kind ``data``, ``config`` or ``model``) fails the
     task with its message and no retry; a crash, a timeout or an infrastructure error fails it
     with retries.
 

@@ -1,8 +1,9 @@
 """evaluate: the candidate on the test split, per slice, against thresholds and the champion.
 
 Inputs: ``examples`` (Examples), ``model`` (Model). Parameters: :class:`EvaluateParams`
-(airflow_mlops/contract/params.py): value threshold ``min_accuracy``, change threshold
-``max_accuracy_drop`` vs the registry's champion. Settings: ``registry``.
+(airflow_mlops/contract/params.py): the task, and per metric of the task value thresholds
+(``min``, ``max``) and a change threshold vs the registry's champion on the same rows
+(``max_drop``, or ``max_rise`` where lower is better). Settings: ``registry``.
 
 Outputs: ``evaluation`` (``metrics.json``, ``report.html``) and ``blessing`` (``blessing.json``:
 ``blessed`` with the reason of every check). A model that is not blessed is not registered; the
@@ -19,10 +20,15 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import EVALUATE
 from airflow_mlops.contract.params import EvaluateParams
+from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, CLASSIFICATION, METRICS, REGRESSION, metric
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 
 MISSING = "(missing)"
+
+
+class OutputMismatch(ValueError):
+    """The model's output does not fit the task and classes (a champion of an earlier config)."""
 
 
 def external_fingerprint(spec: ComponentSpec) -> str:
@@ -33,47 +39,112 @@ def external_fingerprint(spec: ComponentSpec) -> str:
 
 
 def evaluate_model(model, frame, transform: dict[str, Any], label: str, slices: list[str]) -> dict[str, Any]:
-    """Accuracy, log loss, per-class precision/recall/F1, confusion matrix and per-slice accuracy."""
+    """The task's metrics (:data:`airflow_mlops.contract.tasks.METRICS`) on ``frame``, with
+    per-slice figures; a classifier also gets per-class figures and the confusion matrix."""
     import numpy as np
-    from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
 
-    from airflow_mlops.runtime.ml.features import label_indices, training_arrays
+    from airflow_mlops.runtime.ml.features import task_of, training_arrays
+    from airflow_mlops.runtime.ml.outputs import shape_problem
 
-    classes = transform["label"]["classes"]
+    task = task_of(transform)
     inputs, y, dropped = training_arrays(frame, transform, label)
     if len(y) == 0:
         raise ComponentError(ErrorKind.DATA, "evaluate: the test split has no rows with a known label")
-    probabilities = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
+    raw = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
+    problem = shape_problem(task, transform["label"].get("classes", ()), raw, len(y))
+    if problem:
+        raise OutputMismatch(problem)
+    known = frame[_usable_label(frame, transform, label)].reset_index(drop=True)
+    figures = regression_metrics(raw, y) if task == REGRESSION else classification_metrics(raw, y, task, transform["label"]["classes"])
+    per_row = figures.pop("per_row")
+    return {"task": task, "rows": int(len(y)), "dropped_rows": int(dropped), **figures,
+            "slices": slice_metrics(known, per_row, slices)}
+
+
+def _usable_label(frame, transform: dict[str, Any], label: str):
+    from airflow_mlops.runtime.ml.features import label_indices, target_values, task_of
+
+    if task_of(transform) == REGRESSION:
+        return target_values(frame, label)[1]
+    return label_indices(frame, label, transform["label"]["classes"])[1]
+
+
+def classification_metrics(raw, y, task: str, classes: list[str]) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support, roc_auc_score
+
+    from airflow_mlops.runtime.ml.outputs import class_probabilities
+
+    probabilities = class_probabilities(task, raw)
     finite = np.isfinite(probabilities).all(axis=1)
     predicted = np.where(finite, np.nan_to_num(probabilities).argmax(axis=1), -1)
     labels = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, labels=labels, zero_division=0)
-    known = label_indices(frame, label, classes)[1]
+    normalized = _normalized(probabilities)
+    binary = task == BINARY_CLASSIFICATION
+    try:
+        auc = float(roc_auc_score(y, normalized[:, 1]) if binary else roc_auc_score(y, normalized, multi_class="ovr", labels=labels))
+    except ValueError:  # a class absent from the test rows: AUC is undefined
+        auc = None
+    summary = (precision[1], recall[1], f1[1]) if binary else (precision.mean(), recall.mean(), f1.mean())
     correct = predicted == y
     return {
-        "rows": int(len(y)),
-        "dropped_rows": int(dropped),
         "accuracy": float(correct.mean()),
-        "log_loss": float(log_loss(y, _normalized(probabilities), labels=labels)),
+        "log_loss": float(log_loss(y, normalized, labels=labels)),
+        "auc": auc,
+        "precision": float(summary[0]),
+        "recall": float(summary[1]),
+        "f1": float(summary[2]),
         "non_finite_predictions": int((~finite).sum()),
         "per_class": {
             c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
             for i, c in enumerate(classes)
         },
         "confusion_matrix": {"labels": classes, "matrix": confusion_matrix(y, predicted, labels=labels).tolist()},
-        "slices": slice_accuracy(frame[known].reset_index(drop=True), correct, slices),
+        "per_row": {"correct": correct},
     }
 
 
-def slice_accuracy(rows, correct, slices: list[str]) -> dict[str, dict[str, Any]]:
-    """``{feature: {value: {count, accuracy}}}`` over ``rows`` (missing values: ``(missing)``)."""
+def regression_metrics(raw, y) -> dict[str, Any]:
+    import numpy as np
+
+    from airflow_mlops.runtime.ml.outputs import values
+
+    predicted = values(raw)
+    finite = np.isfinite(predicted)
+    # A non-finite prediction counts as the worst of the finite ones (or the target's spread).
+    fallback = float(np.abs(y - y.mean()).max()) if len(y) else 0.0
+    error = np.where(finite, predicted - y, fallback)
+    total = float(((y - y.mean()) ** 2).sum())
+    return {
+        "rmse": float(np.sqrt((error**2).mean())),
+        "mae": float(np.abs(error).mean()),
+        "r2": float(1 - (error**2).sum() / total) if total > 0 else None,
+        "mean_target": float(y.mean()),
+        "mean_prediction": float(predicted[finite].mean()) if finite.any() else None,
+        "non_finite_predictions": int((~finite).sum()),
+        "sample": {"target": [float(v) for v in y[:500]], "prediction": [float(v) for v in np.where(finite, predicted, np.nan)[:500]]},
+        "per_row": {"error": error},
+    }
+
+
+def slice_metrics(rows, per_row: dict[str, Any], slices: list[str]) -> dict[str, dict[str, Any]]:
+    """``{feature: {value: {count, accuracy}}}`` (a regression: ``{count, rmse, mae}``) over
+    ``rows`` (missing values: ``(missing)``)."""
+    import numpy as np
+
     metrics: dict[str, dict[str, Any]] = {}
     for feature in slices:
         values = rows[feature].map(lambda v: MISSING if v is None or (not isinstance(v, str) and v != v) else str(v))
-        metrics[feature] = {
-            value: {"count": int(mask.sum()), "accuracy": float(correct[mask.to_numpy()].mean())}
-            for value, mask in ((v, values == v) for v in sorted(values.unique()))
-        }
+        metrics[feature] = {}
+        for value in sorted(values.unique()):
+            mask = (values == value).to_numpy()
+            if "correct" in per_row:
+                figures = {"accuracy": float(per_row["correct"][mask].mean())}
+            else:
+                error = per_row["error"][mask]
+                figures = {"rmse": float(np.sqrt((error**2).mean())), "mae": float(np.abs(error).mean())}
+            metrics[feature][value] = {"count": int(mask.sum()), **figures}
     return metrics
 
 
@@ -87,35 +158,52 @@ def _normalized(probabilities):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def bless(metrics: dict[str, Any], champion: dict[str, Any] | None, thresholds: dict[str, float]) -> dict[str, Any]:
+def _check(name: str, passed: bool, reason: str) -> dict[str, Any]:
+    return {"check": name, "passed": passed, "reason": reason}
+
+
+def threshold_checks(task: str, metrics: dict[str, Any], champion: dict[str, Any] | None,
+                     thresholds: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """One check per value threshold (``min``, ``max``) and change threshold (``max_drop`` /
+    ``max_rise`` against the champion on the same rows) of each metric."""
+    checks = []
+    for name, bounds in thresholds.items():
+        known = metric(task, name)
+        value = metrics.get(name)
+        if known is None or value is None:
+            checks.append(_check(f"{name}", False, f"{name} could not be computed on the test split ({task} task)"))
+            continue
+        if bounds.get("min") is not None:
+            low = float(bounds["min"])
+            checks.append(_check(f"{name}.min", value >= low, f"test {name} {value:.4f} {'>=' if value >= low else '<'} minimum {low:.4f}"))
+        if bounds.get("max") is not None:
+            high = float(bounds["max"])
+            checks.append(_check(f"{name}.max", value <= high, f"test {name} {value:.4f} {'<=' if value <= high else '>'} maximum {high:.4f}"))
+        limit = bounds.get(known.change_key)
+        if limit is None:
+            continue
+        theirs = champion.get(name) if champion else None
+        if champion is None or theirs is None:
+            checks.append(_check(f"{name}.{known.change_key}", True, "no champion yet: nothing to compare with" if champion is None
+                                 else f"the champion's {name} could not be computed"))
+            continue
+        change = value - theirs
+        worse = -change if known.higher_is_better else change
+        checks.append(_check(
+            f"{name}.{known.change_key}", worse <= float(limit),
+            f"test {name} {value:.4f} vs champion version {champion['version']} {theirs:.4f}: change {change:+.4f} "
+            f"(at most {float(limit):.4f} {'lower' if known.higher_is_better else 'higher'} is allowed)",
+        ))
+    return checks
+
+
+def bless(metrics: dict[str, Any], champion: dict[str, Any] | None, thresholds: dict[str, dict[str, float]],
+          task: str = CLASSIFICATION) -> dict[str, Any]:
     """The blessing: every check with its figures; blessed only if all pass."""
-    accuracy = metrics["accuracy"]
-    minimum = float(thresholds["min_accuracy"])
     checks = [
-        {
-            "check": "min_accuracy",
-            "passed": accuracy >= minimum,
-            "reason": f"test accuracy {accuracy:.4f} {'>=' if accuracy >= minimum else '<'} minimum {minimum:.4f}",
-        },
-        {
-            "check": "finite_predictions",
-            "passed": metrics["non_finite_predictions"] == 0,
-            "reason": f"{metrics['non_finite_predictions']} NaN/infinite predictions",
-        },
+        *threshold_checks(task, metrics, champion, thresholds),
+        _check("finite_predictions", metrics["non_finite_predictions"] == 0, f"{metrics['non_finite_predictions']} NaN/infinite predictions"),
     ]
-    if champion is None:
-        checks.append({"check": "vs_champion", "passed": True, "reason": "no champion yet: nothing to compare with"})
-    else:
-        drop = float(thresholds["max_accuracy_drop"])
-        change = accuracy - champion["accuracy"]
-        checks.append(
-            {
-                "check": "vs_champion",
-                "passed": change >= -drop,
-                "reason": f"test accuracy {accuracy:.4f} vs champion version {champion['version']} {champion['accuracy']:.4f}: "
-                f"change {change:+.4f} (a drop of at most {drop:.4f} is allowed)",
-            }
-        )
     blessed = all(c["passed"] for c in checks)
     return {
         "blessed": blessed,
@@ -125,30 +213,43 @@ def bless(metrics: dict[str, Any], champion: dict[str, Any] | None, thresholds: 
     }
 
 
+def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The task's metrics (:data:`~airflow_mlops.contract.tasks.METRICS`) out of ``metrics``."""
+    return {m.name: metrics.get(m.name) for m in METRICS[metrics["task"]]}
+
+
+def describe(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in headline(metrics).items() if v is not None)
+
+
 def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any]) -> str:
     verdict = "blessed" if blessing["blessed"] else "not blessed"
+    theirs = headline(champion) if champion else {}
     sections = [
-        f"<p>Verdict: <span class='{'ok' if blessing['blessed'] else 'bad'}'>{verdict}</span></p>",
+        f"<p>Verdict: <span class='{'ok' if blessing['blessed'] else 'bad'}'>{verdict}</span> ({reports.esc(metrics['task'])})</p>",
         "<h2>Checks</h2>" + reports.table(["check", "passed", "detail"], [(c["check"], "yes" if c["passed"] else "NO", c["reason"]) for c in blessing["checks"]]),
         "<h2>Test split</h2>"
         + reports.table(
             ["metric", "candidate", "champion"],
-            [
-                ("accuracy", metrics["accuracy"], champion["accuracy"] if champion else "-"),
-                ("log loss", metrics["log_loss"], champion["log_loss"] if champion else "-"),
-                ("rows", metrics["rows"], champion["rows"] if champion else "-"),
-            ],
+            [*((name, "-" if value is None else value, theirs.get(name, "-") if champion else "-") for name, value in headline(metrics).items()),
+             ("rows", metrics["rows"], champion["rows"] if champion else "-")],
         ),
-        "<h2>Per class</h2>"
-        + reports.table(
-            ["class", "precision", "recall", "f1", "support"],
-            [(c, m["precision"], m["recall"], m["f1"], m["support"]) for c, m in metrics["per_class"].items()],
-        ),
-        "<h2>Confusion matrix (rows: true, columns: predicted)</h2>"
-        + reports.table([""] + metrics["confusion_matrix"]["labels"], [[c, *row] for c, row in zip(metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"])]),
     ]
+    if "per_class" in metrics:
+        sections += [
+            "<h2>Per class</h2>" + reports.table(
+                ["class", "precision", "recall", "f1", "support"],
+                [(c, m["precision"], m["recall"], m["f1"], m["support"]) for c, m in metrics["per_class"].items()],
+            ),
+            "<h2>Confusion matrix (rows: true, columns: predicted)</h2>"
+            + reports.table([""] + metrics["confusion_matrix"]["labels"], [[c, *row] for c, row in zip(metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"])]),
+        ]
+    else:
+        sections.append("<h2>Predicted against true values</h2>" + reports.scatter(
+            metrics["sample"]["target"], metrics["sample"]["prediction"], "true value", "prediction"))
     for feature, values in metrics["slices"].items():
-        sections.append(f"<h2>Slices by {reports.esc(feature)}</h2>" + reports.table([feature, "rows", "accuracy"], [(v, m["count"], m["accuracy"]) for v, m in values.items()]))
+        names = [k for k in next(iter(values.values()), {}) if k != "count"]
+        sections.append(f"<h2>Slices by {reports.esc(feature)}</h2>" + reports.table([feature, "rows", *names], [(v, m["count"], *(m[n] for n in names)) for v, m in values.items()]))
     return reports.page("Model evaluation", sections)
 
 
@@ -186,8 +287,12 @@ def evaluate_champion(registry, client, test, transform: dict[str, Any], params:
     if loaded is None:
         return None
     version, champion_model = loaded
-    champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, list(params.slices))}
-    log.info("champion version %s: accuracy %.4f on the same rows", version, champion["accuracy"])
+    try:
+        champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, list(params.slices))}
+    except OutputMismatch as exc:
+        log.warning("champion version %s is not compared: %s", version, exc)
+        return None
+    log.info("champion version %s on the same rows: %s", version, describe(champion))
     return champion
 
 
@@ -208,12 +313,12 @@ def write_evaluation(ctx: ExecutionContext, metrics: dict[str, Any], champion: d
 
 
 def log_to_mlflow(registry, client, spec: ComponentSpec, metrics: dict[str, Any], blessing: dict[str, Any]) -> None:
-    """``eval.accuracy``, ``eval.log_loss`` and the ``blessed`` tag on the pipeline run's MLflow run."""
+    """``eval.<metric>`` for the task's metrics and the ``blessed`` tag on the pipeline run's MLflow run."""
     from mlflow.entities import Metric
 
     run_id = registry.pipeline_run_id(client, spec.run, spec.invocation_uri)
     now = time.time_ns() // 1_000_000
-    client.log_batch(run_id, metrics=[Metric(f"eval.{k}", float(metrics[k]), now, 0) for k in ("accuracy", "log_loss")])
+    client.log_batch(run_id, metrics=[Metric(f"eval.{k}", float(v), now, 0) for k, v in headline(metrics).items() if v is not None])
     client.set_tag(run_id, "blessed", str(blessing["blessed"]).lower())
 
 
@@ -225,12 +330,12 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     model, transform = load_candidate(ctx.spec.inputs["model"])
     test = read_split(ctx.spec.inputs["examples"], "test")
     metrics = evaluate_model(model, test, transform, params.label, list(params.slices))
-    ctx.log.info("candidate: accuracy %.4f, log loss %.4f on %d test rows", metrics["accuracy"], metrics["log_loss"], metrics["rows"])
+    ctx.log.info("candidate (%s) on %d test rows: %s", params.task, metrics["rows"], describe(metrics))
 
     registry = Registry.from_spec(ctx.spec)
     client = registry.client()
     champion = evaluate_champion(registry, client, test, transform, params, ctx.log)
-    blessing = bless(metrics, champion, params.thresholds.to_dict())
+    blessing = bless(metrics, champion, {name: bounds.to_dict() for name, bounds in params.thresholds.items()}, params.task)
     log_blessing(blessing, ctx.log)
 
     report_uri = write_evaluation(ctx, metrics, champion, blessing)
@@ -242,15 +347,16 @@ def evaluation_result(
     ctx: ExecutionContext, metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any], report_uri: str
 ) -> ComponentResult:
     blessing_props = {"blessed": blessing["blessed"], "reasons": blessing["reasons"], "champion_version": blessing["champion_version"]}
+    figures = headline(metrics)
+    theirs = headline(champion) if champion else {}
     return ComponentResult(
         outputs={
-            "evaluation": OutputArtifact(ctx.output_uri("evaluation"), {"accuracy": metrics["accuracy"], "report": report_uri}),
+            "evaluation": OutputArtifact(ctx.output_uri("evaluation"), {"task": metrics["task"], **figures, "report": report_uri}),
             "blessing": OutputArtifact(ctx.output_uri("blessing"), blessing_props),
         },
         metrics={
-            "accuracy": metrics["accuracy"],
-            "log_loss": metrics["log_loss"],
-            "champion_accuracy": champion["accuracy"] if champion else None,
+            **figures,
+            **{f"champion_{k}": theirs.get(k) for k in figures},
             "blessed": blessing["blessed"],
         },
     )

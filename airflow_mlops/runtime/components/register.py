@@ -27,12 +27,17 @@ def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
         {
             "model_fingerprint": inputs["model"].fingerprint,
             "examples_content_fingerprint": str(inputs["examples"].properties.get("content_fingerprint", "")),
-            "accuracy": str(inputs["evaluation"].properties.get("accuracy", "")) if "evaluation" in inputs else "",
             "dag_id": ctx.spec.run.dag_id or "",
             "run_id": ctx.spec.run.run_id or "",
             "airflow_mlops_version": __version__,
         }
     )
+    # the test-split metrics of the model's task, from evaluate
+    evaluation = inputs["evaluation"].properties if "evaluation" in inputs else {}
+    tags.update({name: str(value) for name, value in evaluation.items()
+                 if name not in ("report", "task") and isinstance(value, (int, float)) and not isinstance(value, bool)})
+    if "task" in evaluation:
+        tags["task"] = str(evaluation["task"])
     return tags
 
 

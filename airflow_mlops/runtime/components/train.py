@@ -1,18 +1,24 @@
-"""train: a Keras classifier whose first layers are the transform, on every visible GPU.
+"""train: the pipeline's training module builds a Keras model (whose first layers are the
+transform) for its task, trained on every visible GPU.
 
 Inputs: ``examples`` (Examples), ``transform`` (Transform). Parameters: :class:`TrainParams`
-(airflow_mlops/contract/params.py). Settings: ``registry`` (parameters, per-epoch metrics and the
-curves go to the pipeline run's MLflow run).
+(airflow_mlops/contract/params.py): the training module (``training.module``; default the built-in
+MLP, :mod:`airflow_mlops.runtime.ml.mlp`; its API: :mod:`airflow_mlops.runtime.ml.context`), its
+hyper-parameters, the task. The module's source is part of the fingerprint: an edit retrains. A
+broken module is a ``model`` error naming it. Settings: ``registry`` (parameters, per-epoch
+metrics and the curves go to the pipeline run's MLflow run).
 
 Checkpoints every epoch in the scratch directory (Keras ``BackupAndRestore``), so a retried or
 preempted task resumes at the last finished epoch. Output ``model`` (Model): ``model.keras``,
 ``saved_model/`` (TF SavedModel for TF Serving / Vertex), ``transform.json``, ``history.json``,
-``training_curves.png``.
+``training_curves.png``, and a module file's copy ``training_module.py`` (imported before the
+model is loaded, for the module's own layers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -27,18 +33,10 @@ from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import TRAIN
 from airflow_mlops.contract.params import TrainOptions, TrainParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.runtime.ml.context import TrainingContext, TrainingData
+from airflow_mlops.runtime.ml.training_module import TrainingModule, describe_exception
 
 # -- data -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Model inputs and label indices of the train and eval splits."""
-
-    x_train: dict[str, Any]
-    y_train: Any
-    x_eval: dict[str, Any]
-    y_eval: Any
 
 
 def load_training_data(examples, transform: dict[str, Any], label: str, log) -> TrainingData:
@@ -71,14 +69,41 @@ def distribution_strategy(log):
     return tf.distribute.get_strategy(), len(gpus)
 
 
-def build_model_on_devices(transform: dict[str, Any], params: TrainParams, log) -> tuple[Any, int]:
-    """The compiled model, built under the distribution strategy, and the number of GPUs."""
-    from airflow_mlops.runtime.ml.model import build_model
-
+def training_context(transform: dict[str, Any], params: TrainParams, log) -> TrainingContext:
+    """What the module sees: transform statistics, hyper-parameters, the distribution strategy."""
     strategy, gpus = distribution_strategy(log)
-    with strategy.scope():
-        model = build_model(transform, list(params.hidden_units), params.learning_rate)
-    return model, gpus
+    return TrainingContext.from_transform(
+        transform, params.task, hyperparameters=dict(params.hyperparameters), learning_rate=params.learning_rate,
+        epochs=params.epochs, batch_size=params.batch_size, seed=params.seed, hidden_units=tuple(params.hidden_units),
+        strategy=strategy, gpus=gpus, log=log,
+    )
+
+
+def build_model(module: TrainingModule, context: TrainingContext, data: TrainingData):
+    """The module's model, built under the distribution strategy and compiled (with the task's
+    loss when the module did not compile it); checked to give the task's output."""
+    import keras
+
+    from airflow_mlops.runtime.ml.outputs import shape_problem
+
+    try:
+        with context.strategy.scope():
+            model = module.build_model(context)
+            if isinstance(model, keras.Model) and not model.compiled:
+                context.compile(model)
+    except Exception as exc:
+        raise module.error(f"build_model failed: {describe_exception(exc)}") from None
+    if not isinstance(model, keras.Model):
+        raise module.error(f"build_model returned {type(model).__name__}; it must return a keras.Model")
+    sample = {name: values[:2] for name, values in data.x_train.items()}
+    try:
+        output = model(sample, training=False)
+    except Exception as exc:
+        raise module.error(f"the model cannot take the raw features ({', '.join(sample)}): {describe_exception(exc)}") from None
+    problem = shape_problem(context.task, context.label.classes, output, len(next(iter(sample.values()))))
+    if problem:
+        raise module.error(problem)
+    return model
 
 
 @contextlib.contextmanager
@@ -166,31 +191,52 @@ def _epoch_logger(log, epochs: int, on_epoch):
     return EpochLogger()
 
 
-def fit(model, data: TrainingData, params: TrainParams, backup_dir: str, log, on_epoch, on_checkpoint=None) -> dict[str, list[float]]:
-    """Fit with a checkpoint every epoch (resuming from ``backup_dir``; ``on_checkpoint()`` after
-    each one is written); the history.
-
-    A loss that became NaN or infinite is an error."""
+def training_callbacks(context: TrainingContext, backup_dir: str, on_epoch, on_checkpoint=None) -> list[Any]:
+    """A checkpoint every epoch (resuming from ``backup_dir``; ``on_checkpoint()`` after each
+    one is written), a stop on a NaN loss, the epoch log line and ``on_epoch(epoch, logs)``."""
     import keras
-    import numpy as np
 
-    history = model.fit(
+    return [
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
+        *([keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_checkpoint())] if on_checkpoint else []),
+        keras.callbacks.TerminateOnNaN(),
+        _epoch_logger(context.log, context.epochs, on_epoch),
+    ]
+
+
+def default_fit(model, data: TrainingData, context: TrainingContext) -> dict[str, list[float]]:
+    """Keras ``fit`` over the train split, validated on the eval split, with the context's callbacks."""
+    return model.fit(
         data.x_train,
         data.y_train,
         validation_data=(data.x_eval, data.y_eval) if len(data.y_eval) else None,
-        epochs=params.epochs,
-        batch_size=params.batch_size,
+        epochs=context.epochs,
+        batch_size=context.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
-            *([keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_checkpoint())] if on_checkpoint else []),
-            _epoch_logger(log, params.epochs, on_epoch),
-        ],
+        callbacks=context.callbacks,
     ).history
-    losses = history.get("loss", [])
-    if not losses or not all(np.isfinite(losses)):
-        raise ComponentError(ErrorKind.INTERNAL, f"train: the loss became NaN or infinite ({losses[-3:]}); lower the learning rate")
+
+
+def fit(module: TrainingModule, model, data: TrainingData, context: TrainingContext) -> dict[str, list[float]]:
+    """The module's ``fit`` or :func:`default_fit`; the history as plain floats.
+
+    A module's fit that raises, returns no loss history or whose loss became NaN or infinite is
+    a model error."""
+    import numpy as np
+
+    try:
+        history = (module.fit or default_fit)(model, data, context)
+    except Exception as exc:
+        raise module.error(f"training failed: {describe_exception(exc)}") from None
+    history = getattr(history, "history", history)  # a keras History object is accepted too
+    if not isinstance(history, dict) or not history.get("loss"):
+        raise module.error(f"fit must return the history, a mapping with a 'loss' list (got {type(history).__name__})")
+    history = {k: [float(v) for v in values] for k, values in history.items()}
+    losses = history["loss"]
+    if not all(np.isfinite(losses)):
+        raise module.error(f"the loss became NaN or infinite (last epochs: {losses[-3:]}); lower the learning rate, "
+                           "or check the model and the target's scale")
     return history
 
 
@@ -203,8 +249,10 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    second = next((m for m in ("accuracy", "mae", "rmse") if m in history), None)
+    metrics = ("loss", second) if second else ("loss",)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
         epochs = range(1, len(history.get(metric, [])) + 1)
         ax.plot(epochs, history.get(metric, []), label=f"train {metric}")
         if f"val_{metric}" in history:
@@ -218,10 +266,17 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     plt.close(fig)
 
 
-def export_model(model, history: dict[str, list[float]], transform: dict[str, Any], uri: str, mlflow_run: TrainingRun) -> None:
-    """Write the model (Keras and SavedModel), its transform, history and curves to ``uri``; the
-    curves also go to MLflow."""
+def export_model(
+    model, history: dict[str, list[float]], transform: dict[str, Any], uri: str, mlflow_run: TrainingRun, module: TrainingModule
+) -> None:
+    """Write the model (Keras and SavedModel), its transform, history and curves - and a module
+    file's copy - to ``uri``; the curves also go to MLflow."""
+    from airflow_mlops.runtime.ml.model import MODULE_FILE
+
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        if module.bundled_source is not None:
+            with open(f"{tmp}/{MODULE_FILE}", "w") as f:
+                f.write(module.bundled_source)
         model.save(f"{tmp}/model.keras")
         model.export(f"{tmp}/saved_model")
         with open(f"{tmp}/history.json", "w") as f:
@@ -236,31 +291,52 @@ def export_model(model, history: dict[str, list[float]], transform: dict[str, An
 # -- the component --------------------------------------------------------------------------------
 
 
+def module_fingerprint(spec: ComponentSpec) -> str:
+    """The training module's source: editing it retrains (an installed module too)."""
+    from airflow_mlops.runtime.ml.training_module import source_of
+
+    source = source_of(spec.params.get("module"), spec.params.get("module_source"))
+    return hashlib.sha256(source.encode()).hexdigest()[:20]
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     import keras
 
+    from airflow_mlops.runtime.ml import training_module
+
     params: TrainParams = ctx.params
     transform = ArtifactStore().read_json(f"{ctx.spec.inputs['transform'].uri}/transform.json")
+    if transform["label"].get("task", "classification") != params.task:
+        raise ComponentError(ErrorKind.CONFIG, f"train: the transform was made for task {transform['label'].get('task')}, "
+                             f"the pipeline's task is {params.task}")
 
+    module = training_module.load(params.module, params.module_source)
+    ctx.log.info("training module: %s (task %s)", module.name, params.task)
     keras.utils.set_random_seed(params.seed)
     data = load_training_data(ctx.spec.inputs["examples"], transform, params.label, ctx.log)
-    model, gpus = build_model_on_devices(transform, params, ctx.log)
+    context = training_context(transform, params, ctx.log)
+    model = build_model(module, context, data)
     mlflow_run = TrainingRun.open(ctx.spec, params)
     with checkpoints(ctx.scratch_dir, ctx.log) as (backup_dir, resumed, on_checkpoint):
-        history = fit(model, data, params, backup_dir, ctx.log, mlflow_run.log_epoch, on_checkpoint)
-    export_model(model, history, transform, ctx.output_uri("model"), mlflow_run)
-    return model_result(ctx, history, transform, mlflow_run.run_id, resumed, gpus)
+        context.callbacks = training_callbacks(context, backup_dir, mlflow_run.log_epoch, on_checkpoint)
+        history = fit(module, model, data, context)
+    export_model(model, history, transform, ctx.output_uri("model"), mlflow_run, module)
+    return model_result(ctx, history, transform, mlflow_run.run_id, resumed, context.gpus, module.name)
 
 
 def model_result(
-    ctx: ExecutionContext, history: dict[str, list[float]], transform: dict[str, Any], run_id: str, resumed: int | None, gpus: int
+    ctx: ExecutionContext, history: dict[str, list[float]], transform: dict[str, Any], run_id: str, resumed: int | None, gpus: int,
+    module: str,
 ) -> ComponentResult:
     """The ``model`` output and the final metrics (logged)."""
     final = {k: float(v[-1]) for k, v in history.items() if v}
     ctx.log.info("final: %s", " ".join(f"{k}={v:.4f}" for k, v in sorted(final.items())))
     metrics = {**final, "epochs_run": len(history["loss"]), "resumed_from_epoch": resumed, "gpus": gpus}
-    properties = {"format": "keras", "classes": transform["label"]["classes"], "features": list(transform["features"]), "mlflow_run_id": run_id}
+    label = transform["label"]
+    properties = {"format": "keras", "task": label.get("task", "classification"), "module": module,
+                  **({"classes": label["classes"]} if "classes" in label else {}),
+                  "features": list(transform["features"]), "mlflow_run_id": run_id}
     return ComponentResult(outputs={"model": OutputArtifact(ctx.output_uri("model"), properties)}, metrics=metrics)
 
 
-COMPONENT = Component.implementing(TRAIN, run)
+COMPONENT = Component.implementing(TRAIN, run, external_fingerprint=module_fingerprint)

@@ -1,11 +1,13 @@
 """transform: full-pass analyzers on Beam over the training split.
 
 Vocabularies for categorical features and mean/variance for numeric ones, plus the label's
-classes, in one JSON artifact (``transform.json``). Training turns it into Keras preprocessing
+classes (a regression: the target's mean, variance and range), in one JSON artifact
+(``transform.json``). Training turns it into Keras preprocessing
 layers inside the model (``airflow_mlops.runtime.ml.preprocessing``), so serving applies exactly this
 transform to raw features.
 
-Inputs: ``examples`` (Examples), ``schema`` (Schema). Parameters: ``features``, ``label``.
+Inputs: ``examples`` (Examples), ``schema`` (Schema). Parameters: ``features``, ``label``,
+``task``, ``positive_class``.
 Settings: ``beam_pipeline_args``. Output: ``transform`` (Transform).
 """
 
@@ -19,6 +21,7 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ErrorKind, RemoteJob
 from airflow_mlops.contract.components import TRANSFORM
 from airflow_mlops.contract.params import TransformParams
+from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, CLASSIFICATION, REGRESSION
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml.examples import split_uri
 
@@ -27,10 +30,11 @@ from airflow_mlops.runtime.ml.examples import split_uri
 # any chunking. Categorical: value counts.
 
 
-def analyze_chunk(columns: dict[str, list], features: dict[str, str], label: str) -> dict[str, Any]:
-    """Partial statistics of one chunk of rows (``columns``: column name -> values)."""
+def analyze_chunk(columns: dict[str, list], features: dict[str, str], label: str, label_kind: str = "categorical") -> dict[str, Any]:
+    """Partial statistics of one chunk of rows (``columns``: column name -> values); the label
+    is analysed as ``label_kind`` (numeric for a regression)."""
     partial: dict[str, Any] = {}
-    for name, kind in {**features, label: "categorical"}.items():
+    for name, kind in {**features, label: label_kind}.items():
         values = columns.get(name, [])
         present = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
         if kind == "numeric":
@@ -38,7 +42,8 @@ def analyze_chunk(columns: dict[str, list], features: dict[str, str], label: str
             n = len(numbers)
             mean = sum(numbers) / n if n else 0.0
             m2 = sum((x - mean) ** 2 for x in numbers)
-            partial[name] = {"n": n, "mean": mean, "m2": m2, "missing": len(values) - n}
+            partial[name] = {"n": n, "mean": mean, "m2": m2, "missing": len(values) - n,
+                             "min": min(numbers, default=None), "max": max(numbers, default=None)}
         else:
             partial[name] = {"counts": Counter(str(v) for v in present), "missing": len(values) - len(present)}
     return partial
@@ -62,11 +67,15 @@ def merge(partials: list[dict[str, Any]]) -> dict[str, Any]:
                     m["mean"] += delta * p["n"] / n
                 m["n"] = n
                 m["missing"] += p["missing"]
+                m["min"] = min((v for v in (m.get("min"), p.get("min")) if v is not None), default=None)
+                m["max"] = max((v for v in (m.get("max"), p.get("max")) if v is not None), default=None)
     return merged
 
 
-def finalize(merged: dict[str, Any], features: dict[str, str], label: str) -> dict[str, Any]:
-    """The transform artifact: per feature what the preprocessing layers need."""
+def finalize(merged: dict[str, Any], features: dict[str, str], label: str, task: str = CLASSIFICATION,
+             positive_class: str | None = None) -> dict[str, Any]:
+    """The transform artifact: per feature what the preprocessing layers need, and the label's
+    classes (in the order of the model's outputs) or, for a regression, its statistics."""
     out: dict[str, Any] = {"features": {}, "label": {}}
     for name, kind in features.items():
         m = merged[name]
@@ -90,11 +99,33 @@ def finalize(merged: dict[str, Any], features: dict[str, str], label: str) -> di
                 "frequencies": dict(counts),
                 "missing": m["missing"],
             }
-    classes = sorted(merged[label]["counts"])
+    out["label"] = label_analysis(merged[label], label, task, positive_class)
+    return out
+
+
+def label_analysis(m: dict[str, Any], label: str, task: str, positive_class: str | None) -> dict[str, Any]:
+    """Classification: the classes (binary: negative then positive, the model gives the
+    probability of the second); regression: mean, variance, min and max of the target."""
+    if task == REGRESSION:
+        if m["n"] < 2 or m["m2"] == 0:
+            raise ComponentError(ErrorKind.DATA, f"transform: the regression target '{label}' needs at least 2 different values "
+                                 f"in the training split (has {m['n']} value(s), variance {m['m2']})")
+        return {"name": label, "task": task, "mean": m["mean"], "variance": m["m2"] / m["n"], "min": m["min"],
+                "max": m["max"], "count": m["n"], "missing": m["missing"]}
+    classes = sorted(m["counts"])
     if len(classes) < 2:
         raise ComponentError(ErrorKind.DATA, f"transform: the label '{label}' has {len(classes)} class(es) in the training split; need 2 or more")
-    out["label"] = {"name": label, "classes": classes, "frequencies": dict(merged[label]["counts"])}
-    return out
+    if task == BINARY_CLASSIFICATION:
+        if len(classes) != 2:
+            raise ComponentError(ErrorKind.DATA, f"transform: task binary_classification needs exactly 2 classes of '{label}'; "
+                                 f"the training split has {len(classes)}: {', '.join(classes[:10])} (use task: classification)")
+        positive = positive_class if positive_class is not None else classes[-1]
+        if positive not in classes:
+            raise ComponentError(ErrorKind.DATA, f"transform: positive_class {positive!r} is not a class of '{label}' "
+                                 f"(classes: {', '.join(classes)})")
+        classes = [c for c in classes if c != positive] + [positive]
+        return {"name": label, "task": task, "classes": classes, "positive_class": positive, "frequencies": dict(m["counts"])}
+    return {"name": label, "task": task, "classes": classes, "frequencies": dict(m["counts"])}
 
 
 class _AnalyzeCombineFn:
@@ -120,7 +151,9 @@ class _AnalyzeCombineFn:
         return AnalyzeCombineFn()
 
 
-def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_args) -> tuple[dict[str, Any], list[RemoteJob]]:
+def analyze_on_beam(
+    train_uri: str, features: dict[str, str], label: str, beam_args, label_kind: str = "categorical"
+) -> tuple[dict[str, Any], list[RemoteJob]]:
     """The merged analysis of the training split; and the Dataflow job that computed it, if any
     (its result goes through ``--temp_location``, which Dataflow workers can write)."""
     import tempfile
@@ -143,7 +176,7 @@ def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_a
         _ = (
             pipeline
             | "Read" >> beam.io.ReadFromParquetBatched(train_uri.removeprefix("file://"), columns=columns)
-            | "Analyze" >> beam.Map(lambda table: analyze_chunk(table.to_pydict(), features, label))
+            | "Analyze" >> beam.Map(lambda table: analyze_chunk(table.to_pydict(), features, label, label_kind))
             | "Merge" >> beam.CombineGlobally(_AnalyzeCombineFn.make())
             | "Serialize" >> beam.Map(lambda m: json.dumps({k: {kk: (dict(vv) if isinstance(vv, Counter) else vv) for kk, vv in v.items()} for k, v in m.items()}))
             | "Write" >> beam.io.WriteToText(out_prefix, shard_name_template="", num_shards=1)
@@ -161,6 +194,13 @@ def analyze_on_beam(train_uri: str, features: dict[str, str], label: str, beam_a
     return merged, jobs
 
 
+def check_numeric_target(label: str, dtype: str | None) -> None:
+    """A regression's target must be a number column in the examples (ingest records the dtypes)."""
+    if dtype is not None and not any(dtype.lower().startswith(kind) for kind in ("int", "uint", "float", "double")):
+        raise ComponentError(ErrorKind.DATA, f"transform: task regression needs a numeric target; column '{label}' holds "
+                             f"{dtype} values (text?) - check the data, or use task: classification")
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     params: TransformParams = ctx.params
     features, label = params.features, params.label
@@ -170,21 +210,29 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     if missing:
         raise ComponentError(ErrorKind.DATA, f"transform: column(s) {', '.join(missing)} not in the examples")
 
-    ctx.log.info("analyzing the training split on Beam: %d features", len(features))
-    merged, jobs = analyze_on_beam(split_uri(examples, "train"), features, label, ctx.settings.get("beam_pipeline_args"))
-    transform = finalize(merged, features, label)
+    label_kind = "numeric" if params.task == REGRESSION else "categorical"
+    if label_kind == "numeric":
+        check_numeric_target(label, examples.properties.get("columns", {}).get(label))
+    ctx.log.info("analyzing the training split on Beam: %d features (task %s)", len(features), params.task)
+    merged, jobs = analyze_on_beam(split_uri(examples, "train"), features, label, ctx.settings.get("beam_pipeline_args"), label_kind)
+    transform = finalize(merged, features, label, params.task, params.positive_class)
     for name, spec in transform["features"].items():
         if spec["type"] == "numeric":
             ctx.log.info("%s: mean %.4f, variance %.4f, %d missing", name, spec["mean"], spec["variance"], spec["missing"])
         else:
             ctx.log.info("%s: vocabulary %s, %d missing", name, spec["vocabulary"], spec["missing"])
-    ctx.log.info("label %s: classes %s", label, transform["label"]["classes"])
+    target = transform["label"]
+    if "classes" in target:
+        ctx.log.info("label %s: classes %s", label, target["classes"])
+    else:
+        ctx.log.info("target %s: mean %.4f, std %.4f, range %s..%s", label, target["mean"], target["variance"] ** 0.5, target["min"], target["max"])
 
     uri = ctx.output_uri("transform", "transform.json")
     ArtifactStore().write_json(uri, transform)
+    summary = {"classes": target["classes"]} if "classes" in target else {"target_mean": target["mean"]}
     return ComponentResult(
-        outputs={"transform": OutputArtifact(ctx.output_uri("transform"), {"classes": transform["label"]["classes"]})},
-        metrics={"features": len(features), "classes": len(transform["label"]["classes"])},
+        outputs={"transform": OutputArtifact(ctx.output_uri("transform"), {"task": params.task, **summary})},
+        metrics={"features": len(features), **({"classes": len(target["classes"])} if "classes" in target else {})},
         remote_jobs=jobs,
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_mlops.contract.tasks import CLASSIFICATION, REGRESSION
+
 MISSING_CATEGORY = ""
 
 
@@ -40,9 +42,27 @@ def label_indices(frame, label: str, classes: Sequence[str]):
     return indices, indices >= 0
 
 
+def target_values(frame, label: str):
+    """A regression's target as float32 and a mask of the rows where it is a finite number."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype="float32")
+    return values, np.isfinite(values)
+
+
+def task_of(transform: Mapping[str, Any]) -> str:
+    """The task a transform was made for (transforms from before tasks were classifications)."""
+    return transform["label"].get("task", CLASSIFICATION)
+
+
 def training_arrays(frame, transform: Mapping[str, Any], label: str):
-    """Model inputs and label indices of the rows whose label is one of the transform's classes,
-    and how many rows were dropped for a missing or unknown label."""
+    """Model inputs and labels of the rows with a usable label - class indices into the
+    transform's classes, or a regression's target values - and how many rows were dropped for
+    a missing or unknown label."""
     features = {name: spec["type"] for name, spec in transform["features"].items()}
-    y, known = label_indices(frame, label, transform["label"]["classes"])
+    if task_of(transform) == REGRESSION:
+        y, known = target_values(frame, label)
+    else:
+        y, known = label_indices(frame, label, transform["label"]["classes"])
     return model_inputs(frame[known], features), y[known], int((~known).sum())

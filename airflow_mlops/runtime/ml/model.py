@@ -1,34 +1,27 @@
-"""The classifier: preprocessing from the transform artifact, then a small dense network."""
+"""Loading a trained model (``model.keras``) for evaluation and serving.
+
+A model from a training module file carries that file (``training_module.py``) next to
+``model.keras``: it is imported before loading, so the module's own Keras layers (registered
+with ``keras.saving.register_keras_serializable``) load where the module is not installed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import os
 
-from airflow_mlops.runtime.ml.preprocessing import model_input_layers, preprocess
-
-
-def build_model(transform: Mapping[str, Any], hidden_units: Sequence[int], learning_rate: float):
-    import keras
-
-    features = {name: spec["type"] for name, spec in transform["features"].items()}
-    inputs = model_input_layers(features)
-    x = preprocess(inputs, transform)
-    for i, units in enumerate(hidden_units):
-        x = keras.layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
-    outputs = keras.layers.Dense(len(transform["label"]["classes"]), activation="softmax", name="probabilities")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs, name="classifier")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+#: the module file's copy inside a model artifact
+MODULE_FILE = "training_module.py"
 
 
 def load_model(path: str):
+    """The Keras model at ``path`` (``.../model.keras``)."""
     import keras
 
-    import airflow_mlops.runtime.ml.preprocessing  # noqa: F401  (registers the custom layers)
+    import airflow_mlops.runtime.ml.preprocessing  # noqa: F401  (registers the built-in layers)
 
+    bundled = os.path.join(os.path.dirname(path), MODULE_FILE)
+    if os.path.exists(bundled):
+        from airflow_mlops.runtime.ml.training_module import import_file
+
+        import_file(bundled)
     return keras.models.load_model(path)

@@ -73,7 +73,7 @@ class Pipeline:
         return self.run("train", params, {"examples": examples, "transform": transform}, **kw)
 
     def evaluate(self, examples: ArtifactRef, model: ArtifactRef, min_accuracy: float = 0.9, **kw) -> ExecutionRecord:
-        params = {"label": LABEL, "slices": ["island", "sex"], "thresholds": {"min_accuracy": min_accuracy, "max_accuracy_drop": 0.02}}
+        params = {"label": LABEL, "slices": ["island", "sex"], "thresholds": {"accuracy": {"min": min_accuracy, "max_drop": 0.02}}}
         return self.run("evaluate", params, {"examples": examples, "model": model}, **kw)
 
     def register(self, records: dict[str, ExecutionRecord], **kw) -> ExecutionRecord:

@@ -1,4 +1,4 @@
-"""The built-in model (ml/model.py, ml/features.py): it converges, it can overfit a handful of
+"""The built-in model (ml/mlp.py, ml/features.py): it converges, it can overfit a handful of
 rows, and it stays finite on absurd input."""
 
 from __future__ import annotations
@@ -26,10 +26,15 @@ def transform(penguins) -> dict:
 def fit(transform, frame, epochs, learning_rate=0.01, hidden=(16, 8)):
     import keras
 
-    from airflow_mlops.runtime.ml.model import build_model
+    from airflow_mlops.runtime.ml import mlp
+    from airflow_mlops.runtime.ml.context import TrainingContext
 
     keras.utils.set_random_seed(1)
-    model = build_model(transform, hidden, learning_rate)
+    context = TrainingContext.from_transform(
+        transform, "classification", hyperparameters={}, learning_rate=learning_rate, epochs=epochs, batch_size=16,
+        seed=1, hidden_units=tuple(hidden),
+    )
+    model = mlp.build_model(context)
     x, y, _ = training_arrays(frame, transform, LABEL)
     history = model.fit(x, y, epochs=epochs, batch_size=16, verbose=0).history
     return model, history

@@ -1,0 +1,121 @@
+"""Finding, importing and checking a pipeline's training module (``training.module``).
+
+The module is a ``.py`` file next to the pipeline YAML (its text travels in the train step's
+spec, so a remote job has it) or an importable module of the runtime environment; without one,
+the built-in MLP (:mod:`airflow_mlops.runtime.ml.mlp`). Whatever is wrong with it is a ``model``
+error naming the module: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from airflow_mlops.contract import ComponentError, ErrorKind
+from airflow_mlops.runtime.ml import mlp
+
+BUILTIN = mlp.__name__
+
+
+@dataclass(frozen=True)
+class TrainingModule:
+    """A training module, imported and checked."""
+
+    #: as the YAML names it (``model.py``, ``my_package.model``) or the built-in's module name
+    name: str
+    module: ModuleType
+    #: its source text (part of train's fingerprint)
+    source: str
+    #: a module file's text, bundled with the model so that serving can import it
+    bundled_source: str | None
+
+    @property
+    def build_model(self) -> Callable[..., Any]:
+        return self.module.build_model
+
+    @property
+    def fit(self) -> Callable[..., Any] | None:
+        return getattr(self.module, "fit", None)
+
+    def error(self, what: str) -> ComponentError:
+        return module_error(self.name, what)
+
+
+def module_error(name: str, what: str) -> ComponentError:
+    return ComponentError(ErrorKind.MODEL, f"training module {name}: {what}", {"module": name})
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` and where in the user's code it was raised."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "airflow_mlops" not in f.filename.replace(os.sep, "/")]
+    where = f" (at {os.path.basename(frames[-1].filename)} line {frames[-1].lineno})" if frames else ""
+    if isinstance(exc, SyntaxError):
+        where = f" (line {exc.lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def import_file(path: str, name: str | None = None) -> ModuleType:
+    """Import the file at ``path`` under a name made from its content (the same text imports once)."""
+    with open(path) as f:
+        digest = hashlib.sha256(f.read().encode()).hexdigest()[:12]
+    module_name = f"airflow_mlops_training_module_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def source_of(reference: str | None, module_source: str | None) -> str:
+    """The module's text without importing it (train's fingerprint)."""
+    if module_source is not None:
+        return module_source
+    name = reference or BUILTIN
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        raise module_error(name, f"cannot be found in the runtime environment ({exc})") from None
+    if spec is None or spec.origin is None or not os.path.isfile(spec.origin):
+        raise module_error(name, "is not importable in the runtime environment (install it in the runtime image, "
+                                 "or give a .py file next to the pipeline YAML)")
+    with open(spec.origin) as f:
+        return f.read()
+
+
+def load(reference: str | None, module_source: str | None) -> TrainingModule:
+    """Import the module and check it has ``build_model`` (and a callable ``fit`` if any)."""
+    name = reference or BUILTIN
+    try:
+        if module_source is not None:
+            with tempfile.TemporaryDirectory(prefix="mlops-module-") as tmp:
+                path = os.path.join(tmp, os.path.basename(name))
+                with open(path, "w") as f:
+                    f.write(module_source)
+                module = import_file(path)
+        else:
+            module = importlib.import_module(name)
+    except ComponentError:
+        raise
+    except Exception as exc:
+        raise module_error(name, f"cannot be imported: {describe_exception(exc)}") from None
+    if not callable(getattr(module, "build_model", None)):
+        raise module_error(name, "has no function build_model(context) -> keras.Model")
+    if getattr(module, "fit", None) is not None and not callable(module.fit):
+        raise module_error(name, "fit must be a function fit(model, data, context) -> history")
+    return TrainingModule(name, module, source_of(reference, module_source), module_source)
