@@ -45,6 +45,12 @@ class TaskParam(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PositiveClassParam(Record):
+    positive_class: str | None = option(
+        None, "binary_classification: the class whose probability the model gives (default: the last in sorted order)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class FeaturesParam(Record):
     features: dict[str, str] = option(doc="feature name -> numeric | categorical", check=_feature_types)
 
@@ -98,10 +104,8 @@ class ValidateParams(ValidateOptions, FeaturesParam, LabelParam):
 # -- transform -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class TransformParams(FeaturesParam, LabelParam, TaskParam):
+class TransformParams(FeaturesParam, LabelParam, TaskParam, PositiveClassParam):
     """Transform's full-pass analyzers take no options; the task decides how the label is analysed."""
-
-    positive_class: str | None = option(None, "binary_classification: the class the model gives the probability of")
 
 
 # -- train ---------------------------------------------------------------------------------------

@@ -246,6 +246,8 @@ def read_value(tp: Any, value: Any, path: str, problems: list[str], coerce: bool
         return value
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) == 1:  # an optional field: its type's own problem says more
+            return read_value(options[0], value, path, problems, coerce)
         for candidate in options:
             scratch: list[str] = []
             result = read_value(candidate, value, path, scratch, coerce)

@@ -26,7 +26,7 @@ def test_every_problem_is_reported_with_its_field_path():
         path="training",
     )
     assert found == [
-        "training.batch: unknown field (allowed: batch_size, epochs, hidden_units, label, learning_rate, seed)",
+        "training.batch: unknown field (allowed: batch_size, epochs, hidden_units, hyperparameters, label, learning_rate, module, module_source, seed, task)",
         "training.label: required",
         "training.hidden_units: must be a non-empty list of positive integers (got [0])",
         "training.learning_rate: must be greater than 0 (got -1.0)",
@@ -140,23 +140,22 @@ def test_templates_rendered_as_python_reprs_or_native_values_are_read_back():
     rendered = {"label": "y", "hidden_units": "[16, 8]", "epochs": "3"}
     assert params.TrainParams.from_dict(rendered, coerce=True).hidden_units == (16, 8)
     evaluate = params.EvaluateParams.from_dict(
-        {"label": "y", "slices": "['island']", "thresholds": "{'min_accuracy': 0.9}"}, coerce=True)
-    assert evaluate.slices == ("island",) and evaluate.thresholds.min_accuracy == 0.9
+        {"label": "y", "slices": "['island']", "thresholds": "{'accuracy': {'min': 0.9}}"}, coerce=True)
+    assert evaluate.slices == ("island",) and evaluate.thresholds["accuracy"].min == 0.9
     assert params.RollbackParams.from_dict({"reason": 123}, coerce=True).reason == "123"
     assert problems_of(params.TrainParams, {"label": "y", "hidden_units": "[16, 8"}, coerce=True) == [
         "hidden_units: must be a list of integers (got '[16, 8')"]
 
 
 def test_a_record_given_where_its_mapping_is_expected_is_read():
-    nested = params.EvaluateParams.from_dict({"label": "y", "thresholds": params.EvaluationThresholds(min_accuracy=0.5)})
-    assert nested.thresholds.min_accuracy == 0.5
+    nested = params.EvaluateParams.from_dict({"label": "y", "thresholds": {"auc": params.MetricThreshold(min=0.5)}})
+    assert nested.thresholds["auc"].min == 0.5
 
 
 def test_nan_and_infinity_are_not_numbers_here():
     assert problems_of(params.TrainParams, {"label": "y", "learning_rate": "nan"}, coerce=True) == [
         "learning_rate: must be a finite number (got 'nan')"]
-    assert problems_of(params.EvaluationThresholds, {"min_accuracy": float("inf")}) == [
-        "min_accuracy: must be a finite number (got inf)"]
+    assert problems_of(params.MetricThreshold, {"min": float("inf")}) == ["min: must be a finite number (got inf)"]
 
 
 def test_a_canary_weight_is_strictly_between_0_and_1_and_a_source_is_not_empty():

@@ -21,10 +21,12 @@ from airflow_mlops.contract.params import (
     InfraValidationOptions,
     IngestOptions,
     MonitorOptions,
+    PositiveClassParam,
+    TaskParam,
     TrainOptions,
     ValidateOptions,
 )
-from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, CLASSIFICATION, DEFAULT_THRESHOLDS, TASKS
+from airflow_mlops.contract.tasks import DEFAULT_THRESHOLDS
 from airflow_mlops.contract.typed import Record, option
 
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
@@ -123,7 +125,7 @@ class MonitoringSettings(MonitorOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineSettings(Record):
+class PipelineSettings(TaskParam, PositiveClassParam):
     """The top level of the YAML besides its sections."""
 
     extra_keys = frozenset({
@@ -132,9 +134,6 @@ class PipelineSettings(Record):
     })
 
     description: str = option("", "what the pipeline is for")
-    task: str = option(CLASSIFICATION, "what the model predicts: " + ", ".join(TASKS), choices=TASKS)
-    positive_class: str | None = option(
-        None, f"{BINARY_CLASSIFICATION}: the class whose probability the model gives (default: the last in sorted order)")
     owner: str = option("mlops", "the DAGs' owner")
     schedule: str | None = option(None, "cron schedule of training, besides new data and retraining requests")
     artifact_root: str = option(DEFAULT_ARTIFACT_ROOT, "fsspec URI or path (from the project root) of the artifacts")
