@@ -110,7 +110,7 @@ test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
 	cd $(ROOT) && $(AIRFLOW_MIN_VENV)/bin/python -m pytest $(CONTROL_MIN_TESTS) $(PYTEST_ARGS)
 
 demo: setup
-	$(AIRFLOW_VENV)/bin/python scripts/demo.py
+	$(AIRFLOW_VENV)/bin/python scripts/demo.py $(PIPELINE)
 
 # The penguin pipeline on the local cloud (local_cloud/): pods, a Vertex AI job, gs:// artifacts.
 demo-cloud: setup

@@ -1,4 +1,5 @@
-"""`make demo`: the whole local scenario on the embedded default, and a summary.
+"""`make demo` (or `make demo PIPELINE=diabetes`): the whole local scenario on the embedded
+default, and a summary. The steps, for the penguins (any pipeline under include/ works the same):
 
 1. penguin_training trains, evaluates and registers version 1; infra validation answers test
    rows in a real prediction server; the first model becomes the champion.
@@ -28,8 +29,9 @@ from dag_runs import dag_test, prepare_airflow, step_runs
 from airflow_mlops.runtime.serving.server import http_post_json
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
-DAG_ID = "penguin_training"
+PIPELINE = sys.argv[1] if len(sys.argv) > 1 else "penguin"
+CONFIG = REPO / "include" / PIPELINE / "pipeline.yaml"
+DAG_ID = f"{PIPELINE}_training"
 # What the components say that is worth watching live; the full log is kept in a file.
 LIVE = re.compile(
     r"\] \[\w+\] INFO airflow_mlops\.components: (cache (hit|miss)|blessing|registered|this model|version \d+ is already"
@@ -37,7 +39,8 @@ LIVE = re.compile(
     r"|decision: )|failed \(|no decision|DagRun Finished"
 )
 RUNTIME_PYTHON = os.environ.get("AIRFLOW__MLOPS__RUNTIME_PYTHON", str(REPO / ".venv-runtime" / "bin" / "python"))
-SAMPLES = [
+# The penguins' sample rows show a row with missing values too; other pipelines send test rows.
+PENGUIN_SAMPLES = [
     {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.2, "flipper_length_mm": 217.0, "body_mass_g": 4875.0, "sex": "female"},
     {"island": "Torgersen", "bill_length_mm": 38.9, "bill_depth_mm": 17.8, "flipper_length_mm": 181.0, "body_mass_g": 3625.0, "sex": "female"},
     {"island": "Dream", "bill_length_mm": 49.7, "bill_depth_mm": 18.6, "flipper_length_mm": 195.0, "body_mass_g": 3600.0, "sex": "male"},
@@ -82,13 +85,19 @@ def figures(task_id: str, record: dict | None) -> str:
     if task_id == "validate":
         return f"verdict {m['verdict']}, {m['anomalies']} anomalies, {m['drifted_columns']} drifted columns"
     if task_id == "transform":
-        return f"{m['features']} features, {m['classes']} classes"
+        return f"{m['features']} features" + (f", {m['classes']} classes" if "classes" in m else "")
     if task_id == "train":
-        return f"{m['epochs_run']} epochs, accuracy {m['accuracy']:.3f}, eval accuracy {m.get('val_accuracy', float('nan')):.3f}"
+        metric = "accuracy" if "accuracy" in m else "mae"
+        return (f"{m['epochs_run']} epochs ({outputs['model']['properties'].get('module', 'built-in')}), {metric} {m[metric]:.3f}, "
+                f"eval {metric} {m.get('val_' + metric, float('nan')):.3f}")
     if task_id == "evaluate":
         blessing = outputs["blessing"]["properties"]
-        champion = f", champion {m['champion_accuracy']:.3f}" if m["champion_accuracy"] is not None else ", no champion yet"
-        return f"test accuracy {m['accuracy']:.3f}{champion}; {'BLESSED' if blessing['blessed'] else 'not blessed: ' + '; '.join(blessing['reasons'])}"
+        task = outputs["evaluation"]["properties"].get("task", "classification")
+        names = ("rmse", "mae", "r2") if task == "regression" else ("accuracy", "log_loss", "auc")
+        shown = ", ".join(f"{n} {m[n]:.3f}" + (f" (champion {m['champion_' + n]:.3f})" if m.get(f"champion_{n}") is not None else "")
+                          for n in names if m.get(n) is not None)
+        champion = "" if m.get(f"champion_{names[0]}") is not None else "; no champion yet"
+        return f"test {shown}{champion}; {'BLESSED' if blessing['blessed'] else 'not blessed: ' + '; '.join(blessing['reasons'])}"
     if task_id == "register":
         return f"version {m['version']}" + (" (already registered)" if m["already_registered"] else " (new)")
     if task_id == "infra_validate":
@@ -110,10 +119,28 @@ def send(url: str, rows: list[dict], show: bool = True) -> list[dict]:
         raise RuntimeError(f"POST /predict answered {code}: {answers}")
     if show:
         for row, answer in zip(rows, answers):
-            probability = answer["probabilities"][answer["prediction"]]
-            print(f"   {row['island']:<9} bill {row['bill_length_mm']!s:>5} mm, mass {row['body_mass_g']!s:>6} g -> "
-                  f"{answer['prediction']:<9} ({probability:.2f})  model version {answer['model_version']} ({answer['model_role']})")
+            shown = ", ".join(f"{k} {v}" for k, v in list(row.items())[:3])
+            if "probabilities" in answer:
+                outcome = f"{answer['prediction']:<9} ({answer['probabilities'][answer['prediction']]:.2f})"
+            else:
+                outcome = f"{answer['prediction']:8.1f}"
+            print(f"   {shown:<52} -> {outcome}  model version {answer['model_version']} ({answer['model_role']})")
     return answers
+
+
+def test_rows(examples_uri: str, label: str, n: int = 4) -> list[dict]:
+    """``n`` rows of the test split without the label (read in the runtime environment)."""
+    import json
+
+    code = (
+        "import json, sys, pandas as pd\n"
+        "from airflow_mlops.artifacts import ArtifactStore\n"
+        "with ArtifactStore().open(sys.argv[1] + '/test.parquet') as f: frame = pd.read_parquet(f)\n"
+        "rows = frame.drop(columns=[sys.argv[2]]).head(int(sys.argv[3]))\n"
+        "print(json.dumps([{k: (None if v != v else v) for k, v in r.items()} for r in rows.to_dict('records')]))\n"
+    )
+    out = subprocess.run([RUNTIME_PYTHON, "-c", code, examples_uri, label, str(n)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
 
 
 def main() -> int:
@@ -139,10 +166,12 @@ def main() -> int:
     step(f"make serve: the prediction server (BentoML) on {url}")
     if serving("start") != 0:
         return 1
+    samples = PENGUIN_SAMPLES if config.name == "penguin" else test_rows(first["ingest"]["outputs"]["examples"]["uri"], config.label)
     step(f"curl -X POST {url}/predict -H 'Content-Type: application/json' -d '{{\"instances\": [...]}}'")
-    send(url, SAMPLES)
+    send(url, samples)
 
-    second = run_dag(DAG_ID, (now - timedelta(minutes=1)).isoformat(), logs, root, config.name, conf={"epochs": 30})
+    epochs = config.training.epochs + 10  # another model than the first
+    second = run_dag(DAG_ID, (now - timedelta(minutes=1)).isoformat(), logs, root, config.name, conf={"epochs": epochs})
     if not second:
         return 1
     deployed = second.get("deploy", {}).get("metrics", {})
@@ -153,17 +182,17 @@ def main() -> int:
         time.sleep(wait)
         counts = Counter()
         for i in range(300):
-            answer = send(url, [SAMPLES[i % len(SAMPLES)]], show=False)[0]
+            answer = send(url, [samples[i % len(samples)]], show=False)[0]
             counts[f"version {answer['model_version']} ({answer['model_role']})"] += 1
         for who, n in sorted(counts.items()):
             print(f"   {who:<26} {n:>4} answers")
-        decision = run_dag("penguin_promotion", now.isoformat(), logs, root, config.name, conf={"force": True},
+        decision = run_dag(f"{config.name}_promotion", now.isoformat(), logs, root, config.name, conf={"force": True},
                            steps=("canary_analysis",))
         if not decision:
             return 1
         time.sleep(wait)
         step("after the decision, the same rows")
-        send(url, SAMPLES)
+        send(url, samples)
     else:
         print(f"\n   no canary this time ({deployed.get('action', 'not deployed')}); `make clean && make demo` starts afresh")
 
