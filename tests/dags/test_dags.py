@@ -48,9 +48,8 @@ def dag_bag(dag_folder: Path):
 
 
 def test_there_are_dag_files():
-    assert [p.name for p in DAG_FILES] == [
-        "penguin_data_arrival.py", "penguin_monitoring.py", "penguin_promotion.py", "penguin_rollback.py", "penguin_training.py"
-    ]
+    kinds = ("data_arrival", "monitoring", "promotion", "rollback", "training")
+    assert [p.name for p in DAG_FILES] == [f"{pipeline}_{kind}.py" for pipeline in ("diabetes", "penguin") for kind in kinds]
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
@@ -104,8 +103,8 @@ def test_promotion_and_rollback_structure():
     assert promotion.schedule == "@hourly" and set(promotion.params) == {"force"}
     analysis = promotion.get_task("canary_analysis")
     assert analysis.component_params == {
-        "max_error_rate_increase": 0.01, "max_latency_ratio": 2.0, "max_accuracy_drop": 0.02, "min_requests": 50,
-        "force": "{{ params.force }}",
+        "max_error_rate_increase": 0.01, "max_latency_ratio": 2.0, "max_accuracy_drop": 0.02, "max_mae_increase": 0.1,
+        "min_requests": 50, "force": "{{ params.force }}", "task": "classification",
     }
     monitoring = bag.dags["penguin_monitoring"]
     assert monitoring.schedule == "@hourly"
@@ -168,7 +167,7 @@ def test_the_second_run_reuses_the_cache_and_compares_with_the_champion(airflow_
     for step in ("ingest", "validate", "transform", "train"):
         assert f"cache hit: {step}" in log
     assert "cache miss: evaluate" in log  # a champion exists now: evaluate again, against it
-    assert "champion version 1: accuracy" in log
+    assert "champion version 1 on the same rows: accuracy" in log
     assert "vs champion version 1" in log
     assert "this model (fingerprint" in log and "is already version 1" in log
     assert "version 1 is already the champion" in log
