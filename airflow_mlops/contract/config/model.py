@@ -125,7 +125,7 @@ class MonitoringSettings(MonitorOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineSettings(TaskParam, PositiveClassParam):
+class PipelineSettings(PositiveClassParam, TaskParam):
     """The top level of the YAML besides its sections."""
 
     extra_keys = frozenset({

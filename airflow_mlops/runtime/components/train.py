@@ -34,7 +34,7 @@ from airflow_mlops.contract.components import TRAIN
 from airflow_mlops.contract.params import TrainOptions, TrainParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml.context import TrainingContext, TrainingData
-from airflow_mlops.runtime.ml.training_module import TrainingModule, describe_exception
+from airflow_mlops.runtime.ml.training_module import TrainingModule
 
 # -- data -----------------------------------------------------------------------------------------
 
@@ -92,14 +92,14 @@ def build_model(module: TrainingModule, context: TrainingContext, data: Training
             if isinstance(model, keras.Model) and not model.compiled:
                 context.compile(model)
     except Exception as exc:
-        raise module.error(f"build_model failed: {describe_exception(exc)}") from None
+        raise module.failure("build_model failed", exc) from None
     if not isinstance(model, keras.Model):
         raise module.error(f"build_model returned {type(model).__name__}; it must return a keras.Model")
     sample = {name: values[:2] for name, values in data.x_train.items()}
     try:
         output = model(sample, training=False)
     except Exception as exc:
-        raise module.error(f"the model cannot take the raw features ({', '.join(sample)}): {describe_exception(exc)}") from None
+        raise module.failure(f"the model cannot take the raw features ({', '.join(sample)})", exc) from None
     problem = shape_problem(context.task, context.label.classes, output, len(next(iter(sample.values()))))
     if problem:
         raise module.error(problem)
@@ -228,7 +228,7 @@ def fit(module: TrainingModule, model, data: TrainingData, context: TrainingCont
     try:
         history = (module.fit or default_fit)(model, data, context)
     except Exception as exc:
-        raise module.error(f"training failed: {describe_exception(exc)}") from None
+        raise module.failure("training failed", exc) from None
     history = getattr(history, "history", history)  # a keras History object is accepted too
     if not isinstance(history, dict) or not history.get("loss"):
         raise module.error(f"fit must return the history, a mapping with a 'loss' list (got {type(history).__name__})")

@@ -3,11 +3,17 @@ features and applies exactly the training transform (no training/serving skew)."
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import keras
 from keras import ops
+
+# Inputs are keyed by column name while their layers carry a legal name (layer_name): Keras feeds
+# a dict by its keys (tests/runtime/ml/test_model.py) and only warns that the names differ.
+warnings.filterwarnings("ignore", message="When providing `inputs` as a dict, all keys in the dict must match")
 
 # Normalised values are clipped: an absurd input (1e30, inf) cannot push the network into
 # overflow, so predictions stay finite.
@@ -37,9 +43,15 @@ class NumericPreprocessing(keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance, "clip": self.clip}
 
 
+def layer_name(feature: str) -> str:
+    """A Keras layer name for a column name (Keras refuses ``/`` and friends, real data has them:
+    ``od280/od315_of_diluted_wines``); the model's inputs stay keyed by the column names."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", feature)
+
+
 def model_input_layers(features: Mapping[str, str]) -> dict[str, keras.KerasTensor]:
     return {
-        name: keras.Input(shape=(1,), name=name, dtype="float32" if kind == "numeric" else "string")
+        name: keras.Input(shape=(1,), name=layer_name(name), dtype="float32" if kind == "numeric" else "string")
         for name, kind in features.items()
     }
 
@@ -49,10 +61,10 @@ def preprocess(inputs: Mapping[str, keras.KerasTensor], transform: Mapping[str, 
     parts = []
     for name, spec in transform["features"].items():
         if spec["type"] == "numeric":
-            parts.append(NumericPreprocessing(spec["mean"], spec["variance"], name=f"{name}_normalized")(inputs[name]))
+            parts.append(NumericPreprocessing(spec["mean"], spec["variance"], name=f"{layer_name(name)}_normalized")(inputs[name]))
         else:
             lookup = keras.layers.StringLookup(
-                vocabulary=spec["vocabulary"], num_oov_indices=1, output_mode="one_hot", name=f"{name}_one_hot"
+                vocabulary=spec["vocabulary"], num_oov_indices=1, output_mode="one_hot", name=f"{layer_name(name)}_one_hot"
             )
             parts.append(lookup(inputs[name]))
     return keras.layers.Concatenate(name="features")(parts)

@@ -37,6 +37,8 @@ class TrainingModule:
     source: str
     #: a module file's text, bundled with the model so that serving can import it
     bundled_source: str | None
+    #: the file it was imported from, to say where in it something went wrong
+    path: str | None = None
 
     @property
     def build_model(self) -> Callable[..., Any]:
@@ -49,17 +51,21 @@ class TrainingModule:
     def error(self, what: str) -> ComponentError:
         return module_error(self.name, what)
 
+    def failure(self, doing: str, exc: BaseException) -> ComponentError:
+        """``<doing> failed: <Type>: <message> (at <file> line <n>)``, the line in the module."""
+        return self.error(f"{doing}: {describe_exception(exc, self.path)}")
+
 
 def module_error(name: str, what: str) -> ComponentError:
     return ComponentError(ErrorKind.MODEL, f"training module {name}: {what}", {"module": name})
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``Type: message`` and where in the user's code it was raised."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "airflow_mlops" not in f.filename.replace(os.sep, "/")]
-    where = f" (at {os.path.basename(frames[-1].filename)} line {frames[-1].lineno})" if frames else ""
+def describe_exception(exc: BaseException, path: str | None = None) -> str:
+    """``Type: message`` and the last line of the module file ``path`` it passed through."""
     if isinstance(exc, SyntaxError):
-        where = f" (line {exc.lineno})"
+        return f"{type(exc).__name__}: {exc.msg} (line {exc.lineno})"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if path is not None and f.filename == path]
+    where = f" (at {os.path.basename(path or '')} line {frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
 
@@ -101,21 +107,23 @@ def source_of(reference: str | None, module_source: str | None) -> str:
 def load(reference: str | None, module_source: str | None) -> TrainingModule:
     """Import the module and check it has ``build_model`` (and a callable ``fit`` if any)."""
     name = reference or BUILTIN
+    path = None
     try:
         if module_source is not None:
-            with tempfile.TemporaryDirectory(prefix="mlops-module-") as tmp:
-                path = os.path.join(tmp, os.path.basename(name))
-                with open(path, "w") as f:
-                    f.write(module_source)
-                module = import_file(path)
+            # a directory per text, kept: tracebacks of later calls point into the file
+            folder = os.path.join(tempfile.gettempdir(), f"mlops-module-{hashlib.sha256(module_source.encode()).hexdigest()[:12]}")
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, os.path.basename(name))
+            with open(path, "w") as f:
+                f.write(module_source)
+            module = import_file(path)
         else:
             module = importlib.import_module(name)
-    except ComponentError:
-        raise
+            path = getattr(module, "__file__", None)
     except Exception as exc:
-        raise module_error(name, f"cannot be imported: {describe_exception(exc)}") from None
+        raise module_error(name, f"cannot be imported: {describe_exception(exc, path)}") from None
     if not callable(getattr(module, "build_model", None)):
         raise module_error(name, "has no function build_model(context) -> keras.Model")
     if getattr(module, "fit", None) is not None and not callable(module.fit):
         raise module_error(name, "fit must be a function fit(model, data, context) -> history")
-    return TrainingModule(name, module, source_of(reference, module_source), module_source)
+    return TrainingModule(name, module, source_of(reference, module_source), module_source, path)

@@ -80,3 +80,30 @@ def test_no_nan_with_extreme_or_missing_inputs(transform, penguins):
     # Training on rows like these keeps the loss finite too.
     _, history = fit(transform, pd.concat([penguins.iloc[:60], extreme]), epochs=3)
     assert all(np.isfinite(history["loss"]))
+
+
+def test_column_names_keras_refuses_as_layer_names(tmp_path):
+    """Real column names (``od280/od315_of_diluted_wines``, ``a b``) train, save, load and are
+    fed by those names."""
+    import keras
+
+    from airflow_mlops.runtime.ml import mlp
+    from airflow_mlops.runtime.ml.context import TrainingContext
+    from airflow_mlops.runtime.ml.model import load_model
+
+    features = {"od280/od315": "numeric", "colour (hue)": "categorical", "x": "numeric"}
+    frame = pd.DataFrame({"od280/od315": np.linspace(1, 4, 40), "colour (hue)": ["red", "white"] * 20,
+                          "x": np.arange(40.0), "y": ["a"] * 20 + ["b"] * 20})
+    columns = {c: list(frame[c]) for c in frame.columns}
+    transform = finalize(merge([analyze_chunk(columns, features, "y")]), features, "y")
+    context = TrainingContext.from_transform(transform, "classification", hyperparameters={}, learning_rate=0.05, epochs=5,
+                                             batch_size=8, seed=1, hidden_units=(4,))
+    model = mlp.build_model(context)
+    x, y, _ = training_arrays(frame, transform, "y")
+    model.fit(x, y, epochs=5, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(str(tmp_path / "model.keras"))
+    assert isinstance(loaded, keras.Model)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    swapped = {"x": x["x"], "od280/od315": x["od280/od315"], "colour (hue)": x["colour (hue)"]}
+    np.testing.assert_allclose(np.asarray(loaded(swapped)), np.asarray(model(x)), atol=1e-6)
