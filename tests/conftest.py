@@ -164,3 +164,26 @@ def fake_vertex(container_runner):
 
     with serve_vertex(container_runner) as fake:
         yield fake
+
+
+@pytest.fixture
+def readme_tutorial(tmp_path: Path) -> dict[str, Path]:
+    """The README tutorial's files (its first yaml and python blocks: the config, the module, the
+    DAG file) written into a new project as a new user would; their paths by kind."""
+    import re
+
+    project = tmp_path / "project"
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Tutorial: a new pipeline from scratch"):]
+    section = section[: section.index("\n## ", 1)]
+    yaml_blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    python_blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    files = {
+        "config": project / "include" / "wine" / "pipeline.yaml",
+        "module": project / "include" / "wine" / "model.py",
+        "dag": project / "dags" / "wine_training.py",
+    }
+    for path, content in zip(files.values(), (yaml_blocks[0], python_blocks[0], python_blocks[1])):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return files
