@@ -2,8 +2,10 @@
 
 Starts the prediction server (``airflow_mlops.runtime.serving``) on 127.0.0.1 with the candidate version
 pinned, sends rows of the test split one request each plus one batch, and checks every answer:
-status 200, the pinned version, a known class, probabilities that sum to 1, and the p95
-latency within ``max_latency_ms``. Any failure rejects the candidate with the reason (the task
+status 200, the pinned version, the task's answer (a classifier: a known class and probabilities
+that sum to 1; a regression: a finite number), and the p95 latency within ``max_latency_ms``.
+A version of another task than ``task`` is not served (the server refuses it at once), which
+fails the step as a config error. Any failure rejects the candidate with the reason (the task
 fails without retries; the champion keeps serving).
 
 Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters:
@@ -24,6 +26,7 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import INFRA_VALIDATE
 from airflow_mlops.contract.params import InfraValidateParams
+from airflow_mlops.contract.tasks import CLASSIFICATION, is_classification
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 
@@ -62,6 +65,7 @@ def serving_config(spec: ComponentSpec, registry, params: InfraValidateParams, v
         tracking_uri=registry.tracking_uri,
         artifact_root=spec.artifact_root,
         features=dict(params.features),
+        task=params.task,
         cache_dir=f"{local}/models",
         port=free_port(),
         pin_version=version,
@@ -86,26 +90,47 @@ def start_server(config, local: str, timeout: float, version: str):
 # -- requests and checks --------------------------------------------------------------------------
 
 
-def check_answers(answers, version: str, classes: set[str], rows: int) -> list[str]:
+def check_answers(answers, version: str, classes: set[str], rows: int, task: str = CLASSIFICATION) -> list[str]:
+    """What is wrong with a server's answers to ``rows`` rows (at most 5 problems): not a list of
+    ``rows`` answers, an answer without its fields or from another version than ``version``; a
+    classifier's prediction not one of ``classes`` or probabilities that are not numbers in
+    [0, 1] summing to 1; a regression's prediction not a finite number."""
     problems = []
     if not isinstance(answers, list) or len(answers) != rows:
         return [f"expected a list of {rows} predictions, got {str(answers)[:200]}"]
+    regression = not is_classification(task)
+    required = {"request_id", "prediction", "model_version"} | (set() if regression else {"probabilities"})
     for answer in answers:
-        missing = {"request_id", "prediction", "probabilities", "model_version"} - set(answer)
+        if not isinstance(answer, dict):
+            problems.append(f"an answer is not an object: {str(answer)[:100]}")
+            continue
+        missing = required - set(answer)
         if missing:
             problems.append(f"an answer lacks {sorted(missing)}")
         elif answer["model_version"] != version:
             problems.append(f"answered by version {answer['model_version']}, not {version}")
+        elif regression:
+            if not _finite_number(answer["prediction"]):
+                problems.append(f"the prediction {repr(answer['prediction'])[:50]} is not a finite number")
         elif answer["prediction"] not in classes:
-            problems.append(f"unknown class {answer['prediction']!r}")
+            problems.append(f"unknown class {str(answer['prediction'])[:50]!r}")
+        elif not isinstance(answer["probabilities"], dict) or not all(
+            _finite_number(p) and 0 <= p <= 1 for p in answer["probabilities"].values()
+        ):
+            problems.append(f"probabilities are not numbers in [0, 1]: {str(answer['probabilities'])[:100]}")
         elif abs(sum(answer["probabilities"].values()) - 1) > 1e-3:
             problems.append(f"probabilities sum to {sum(answer['probabilities'].values()):.4f}")
     return problems[:5]
 
 
-def send_rows(url: str, rows: list[dict[str, Any]], version: str) -> tuple[list[str], list[float]]:
-    """One request per row, then one batch of them all; the problems in the answers, and the
-    latency (ms) of each single-row request."""
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def send_rows(url: str, rows: list[dict[str, Any]], version: str, task: str = CLASSIFICATION) -> tuple[list[str], list[float]]:
+    """One request per row, then one batch of them all; the problems in the answers (for
+    ``task``), and the latency (ms) of each single-row request. A classifier's known classes are
+    those its answers give probabilities for."""
     from airflow_mlops.runtime.serving.server import http_post_json
 
     problems: list[str] = []
@@ -118,10 +143,12 @@ def send_rows(url: str, rows: list[dict[str, Any]], version: str) -> tuple[list[
         if status != 200:
             problems.append(f"row {i}: HTTP {status}: {str(answers)[:200]}")
             continue
-        classes.update(answers[0].get("probabilities", {}) if isinstance(answers, list) and answers else {})
-        problems += check_answers(answers, version, classes, 1)
+        first = answers[0] if isinstance(answers, list) and answers and isinstance(answers[0], dict) else {}
+        if isinstance(first.get("probabilities"), dict):
+            classes.update(first["probabilities"])
+        problems += check_answers(answers, version, classes, 1, task)
     status, answers = http_post_json(url + "/predict", {"instances": rows})
-    problems += [f"batch of {len(rows)}: HTTP {status}"] if status != 200 else check_answers(answers, version, classes, len(rows))
+    problems += [f"batch of {len(rows)}: HTTP {status}"] if status != 200 else check_answers(answers, version, classes, len(rows), task)
     return problems, latencies
 
 
@@ -158,7 +185,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
     server, startup_seconds = start_server(config, local, params.start_timeout, version)
     try:
-        problems, latencies = send_rows(config.url, rows, version)
+        problems, latencies = send_rows(config.url, rows, version, params.task)
     finally:
         server.stop()
         shutil.rmtree(local, ignore_errors=True)

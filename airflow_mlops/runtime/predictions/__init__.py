@@ -9,8 +9,20 @@ analysis and ingest.
   :func:`~.reader.read_predictions`, whole records as dicts, for the few that cannot;
 - :mod:`.feedback`: the labels that arrive later, and joining them to predictions.
 
-A record: ``timestamp`` (ISO UTC, ``2026-01-01T10:00:00.000+00:00``), ``request_id``,
-``features`` (the raw row), ``prediction``, ``probabilities``, ``model_version``, ``model_role``,
-``latency_ms``, ``batch_rows``; or, when the model failed and nothing was predicted,
-``timestamp``, ``request_id``, ``model_version``, ``model_role`` and ``error``.
+A record, one JSON line:
+
+- ``timestamp`` (ISO UTC, ``2026-01-01T10:00:00.000+00:00``), ``request_id``, ``features`` (the
+  raw row, as sent), ``prediction``, ``model_version``, ``model_role``, ``latency_ms``,
+  ``batch_rows``; and per task (the pipeline's ``task``, :mod:`airflow_mlops.contract.tasks`):
+
+  - ``classification`` / ``binary_classification``: ``prediction`` is the most probable class, a
+    string, and ``probabilities`` is ``{class: p}`` over every class (binary: the negative and
+    the positive class);
+  - ``regression``: ``prediction`` is the predicted value, a JSON number, and there is no
+    ``probabilities``. The readers give it back as a number (float64 in a prediction frame).
+
+- or, when the model failed and nothing was predicted: ``timestamp``, ``request_id``,
+  ``model_version``, ``model_role`` and ``error``.
+
+A non-finite number (a model's NaN output) is logged as ``null``.
 """

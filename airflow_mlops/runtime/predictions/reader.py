@@ -12,6 +12,11 @@
 
 Both readers read the same files (:func:`~.partitions.window_files`) and the same records:
 ``since <= timestamp < until``, ISO strings in the log's format (:func:`~.partitions.utc_iso`).
+
+The ``prediction`` column follows the task (see :mod:`airflow_mlops.runtime.predictions`): a
+classifier's predictions are classes (strings), a regression's are numbers and come back as
+float64 (:func:`prediction_column`); a window whose records mix both (a log spanning a change of
+task) keeps each value as it was logged, in an object column.
 """
 
 from __future__ import annotations
@@ -84,17 +89,22 @@ def read_prediction_frame(
         if part is not None and len(part):
             (tables if isinstance(part, pa.Table) else frames).append(part)
     if tables:
-        table = pa.concat_tables(tables)
-        tables.clear()  # the concatenation is the only owner left: converting frees it as it goes
-        frames.insert(0, table.to_pandas(self_destruct=True, split_blocks=True))
-        del table
+        tables = _same_prediction_type(tables)
+        if len({t.schema.field("prediction").type for t in tables}) == 1:
+            table = pa.concat_tables(tables)
+            tables.clear()  # the concatenation is the only owner left: converting frees it as it goes
+            frames.insert(0, table.to_pandas(self_destruct=True, split_blocks=True))
+            del table
+        else:  # classes and numbers in one window: each as logged
+            frames[:0] = [t.to_pandas() for t in tables]
+            tables.clear()
     rows = sum(map(len, frames))
     log.info("read %d prediction-log file(s) under %s: %d predictions, %d error records %s",
              len(files), root, rows - (error_rows if errors else 0), error_rows, "kept" if errors else "skipped")
     if not rows:
         return prediction_frame([], features, columns=columns, errors=errors)
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return typed(frame, {**features, **columns})
+    return prediction_column(typed(frame, {**features, **columns}))
 
 
 def prediction_frame(
@@ -119,7 +129,7 @@ def prediction_frame(
     data: dict[str, list[Any]] = {name: [(r.get("features") or {}).get(name) for r in rows] for name in features}
     top = _top_level(columns, errors)
     data.update({column: [r.get(column) for r in rows] for column in top})
-    return typed(pd.DataFrame(data, columns=[*features, *top]), {**features, **columns})
+    return prediction_column(typed(pd.DataFrame(data, columns=[*features, *top]), {**features, **columns}))
 
 
 def typed(frame: pd.DataFrame, features: Mapping[str, str]) -> pd.DataFrame:
@@ -134,6 +144,36 @@ def typed(frame: pd.DataFrame, features: Mapping[str, str]) -> pd.DataFrame:
             out[name] = pd.to_numeric(column, errors="coerce").astype("float64")
         else:
             out[name] = column.where(column.isna(), column.astype(str)).astype(object)
+    return out
+
+
+def prediction_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a regression's ``prediction`` column (every value present a number) as
+    float64; classes (strings), and a mix of both, stay as they are."""
+    import numbers
+
+    if "prediction" not in frame.columns or frame["prediction"].dtype != object:
+        return frame
+    present = frame["prediction"].dropna()
+    if len(present) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in present):
+        frame = frame.copy()
+        frame["prediction"] = frame["prediction"].astype("float64")
+    return frame
+
+
+def _same_prediction_type(tables: list) -> list:
+    """Tables whose ``prediction`` column holds nothing (error records only) cast to the type of
+    the others', so a window of regression predictions concatenates."""
+    kinds = {t.schema.field("prediction").type for t in tables if t.column("prediction").null_count < t.num_rows}
+    if len(kinds) != 1:
+        return tables
+    (kind,) = kinds
+    out = []
+    for t in tables:
+        if t.schema.field("prediction").type != kind:
+            index = t.schema.get_field_index("prediction")
+            t = t.set_column(index, "prediction", t.column("prediction").cast(kind))
+        out.append(t)
     return out
 
 
@@ -171,8 +211,7 @@ def _read_file(
     import pyarrow.compute as pc
 
     try:
-        with store.open(uri) as f:
-            table = _parse_jsonl(f, features, columns)
+        table = _parse_file(store, uri, features, columns)
     except pa.ArrowInvalid as exc:
         log.warning("%s: %s; reading it record by record", uri, exc)
         records = _records_in_window(store, uri, since, until)
@@ -192,12 +231,30 @@ def _read_file(
     return pa.table(out), error_rows
 
 
-def _parse_jsonl(file, features: Mapping[str, str], columns: Mapping[str, str]):
+def _parse_file(store: ArtifactStore, uri: str, features: Mapping[str, str], columns: Mapping[str, str]):
+    """One log file as an Arrow table: ``prediction`` as strings (classes) or, when the file's
+    predictions are numbers (a regression), as float64.
+
+    :raises pyarrow.ArrowInvalid: neither types the file."""
+    import pyarrow as pa
+
+    try:
+        with store.open(uri) as f:
+            return _parse_jsonl(f, features, columns)
+    except pa.ArrowInvalid as exc:
+        if "/prediction)" not in str(exc):
+            raise
+    with store.open(uri) as f:
+        return _parse_jsonl(f, features, columns, prediction=pa.float64())
+
+
+def _parse_jsonl(file, features: Mapping[str, str], columns: Mapping[str, str], prediction=None):
     import pyarrow as pa
     import pyarrow.json as pj
 
     kinds = {"numeric": pa.float64(), "categorical": pa.string()}
-    fields = [(column, pa.string()) for column in (*META_COLUMNS, ERROR_COLUMN)]
+    fields = [(column, prediction if column == "prediction" and prediction is not None else pa.string())
+              for column in (*META_COLUMNS, ERROR_COLUMN)]
     fields += [(name, kinds.get(kind, pa.string())) for name, kind in columns.items()]
     if features:
         fields.append(("features", pa.struct([(name, kinds.get(kind, pa.string())) for name, kind in features.items()])))

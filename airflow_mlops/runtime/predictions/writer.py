@@ -5,12 +5,18 @@ hour partition of each record (:mod:`.partitions`), so the same code writes loca
 ``gs://`` objects (which cannot be appended to). A file is written whole (local: atomic rename),
 so a reader never sees half of one. ``close()`` drains the queue: nothing accepted is lost on a
 clean shutdown.
+
+Records are written as given (their shape per task: :mod:`airflow_mlops.runtime.predictions`):
+a classifier's ``prediction`` is a JSON string, a regression's a JSON number - never turned into
+a string, so readers get numbers back. JSON has no NaN or infinity: a non-finite number (a
+model's NaN output) is written as ``null`` rather than failing the whole batch.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -31,6 +37,24 @@ _STOP = object()
 #: a log file is written every this many predictions, or this often, whichever comes first
 FLUSH_ROWS = 1000
 FLUSH_SECONDS = 1.0
+
+def _json_line(record: dict[str, Any]) -> str:
+    try:
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere
+        return json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
 
 class PredictionLogger:
     """:param root: the sink (a local path/``file://`` or ``gs://`` URI).
@@ -102,7 +126,7 @@ class PredictionLogger:
             return
         by_hour: dict[str, list[str]] = defaultdict(list)
         for record in records:
-            by_hour[partition(record["timestamp"])].append(json.dumps(record, separators=(",", ":"), allow_nan=False))
+            by_hour[partition(record["timestamp"])].append(_json_line(record))
         for part, lines in by_hour.items():
             name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.jsonl"
             uri = join_uri(self.root, part, name)

@@ -36,6 +36,7 @@ def serving_config(pipeline_yaml: str, port: int | None = None) -> ServingConfig
         tracking_uri=os.environ.get("MLOPS_TRACKING_URI") or config.registry.tracking_uri or config.default_tracking_uri,
         artifact_root=os.environ.get("MLOPS_ARTIFACT_ROOT") or config.artifact_root_uri,
         features=config.feature_types(),
+        task=config.task,
         cache_dir=str(state_dir(config.project_root, config.name) / "models"),
         host=serving.host,
         port=port or int(os.environ.get("MLOPS_SERVING_PORT", serving.port)),

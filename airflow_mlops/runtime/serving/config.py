@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_mlops.contract.config.model import ServingSettings
+from airflow_mlops.contract.tasks import CLASSIFICATION
 from airflow_mlops.runtime.predictions.writer import FLUSH_ROWS, FLUSH_SECONDS
 
 CONFIG_ENV = "MLOPS_SERVING_CONFIG"
@@ -24,6 +25,9 @@ class ServingConfig(ServingSettings):
     max_request_bytes) plus what the server is told by whoever starts it.
 
     :param features: ``{name: "numeric" | "categorical"}``, the request schema.
+    :param task: the pipeline's task (``classification``, ``binary_classification`` or
+        ``regression``): the answers' schema; a model version of another task is not served
+        (:class:`~airflow_mlops.runtime.serving.models.NotServable`).
     :param pin_version: serve exactly this model version and ignore aliases and the deployment
         record (infra validation of a candidate).
     :param log_predictions: append every prediction to the sink under the artifact root.
@@ -37,6 +41,7 @@ class ServingConfig(ServingSettings):
     artifact_root: str
     features: dict[str, str]
     cache_dir: str
+    task: str = CLASSIFICATION
     pin_version: str | None = None
     log_predictions: bool = True
     log_flush_rows: int = FLUSH_ROWS

@@ -1,4 +1,12 @@
-"""A registered model version, loaded for serving: rows in, class probabilities out."""
+"""A registered model version, loaded for serving: rows in, the task's answers out.
+
+A version is served only for the task the server was started for (``ServingConfig.task``): its
+``transform.json`` says which task it was trained for (:func:`~airflow_mlops.runtime.ml.features.task_of`;
+transforms from before tasks are classifications), and a version of another task is
+:class:`NotServable` - :class:`ModelCache` refuses it before loading the Keras model, and
+remembers the refusal (a version's task never changes), so the watcher does not retry it at
+every poll.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +18,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mlops.contract.tasks import CLASSIFICATION
+
 log = logging.getLogger(__name__)
+
+
+class NotServable(RuntimeError):
+    """A model version this server cannot serve: another task than the server's, or an output
+    that is not its task's."""
 
 
 @dataclass
 class LoadedModel:
     version: str
     model: Any
+    #: the classes, in the order of the model's outputs (binary: negative, positive); empty for a regression
     classes: list[str]
     features: dict[str, str]
+    task: str = CLASSIFICATION
 
     def predict(self, rows: Sequence[Mapping[str, Any]]):
-        """Class probabilities, shape ``(len(rows), len(classes))``."""
+        """The model's raw output for ``rows`` (:mod:`airflow_mlops.runtime.ml.outputs`): class
+        probabilities ``(n, classes)``, a binary classifier's ``(n, 1)`` positive-class
+        probability, or a regression's ``(n, 1)`` values."""
         import numpy as np
 
         inputs = {}
@@ -33,6 +52,22 @@ class LoadedModel:
             inputs[name] = column.reshape(-1, 1)
         return np.asarray(self.model(inputs, training=False))
 
+    def answers(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One answer per row in the task's shape (the one place serving decodes a model's
+        output, :func:`airflow_mlops.runtime.ml.outputs.answers`): ``{"prediction": class,
+        "probabilities": {class: p}}`` for a classifier, ``{"prediction": value}`` for a regression."""
+        from airflow_mlops.runtime.ml.outputs import answers
+
+        return answers(self.task, self.classes, self.predict(rows))
+
+    def output_problem(self) -> str | None:
+        """Why the model's output is not its task's (:func:`~airflow_mlops.runtime.ml.outputs.shape_problem`),
+        on a row with every feature missing; ``None`` if it is. Also builds the graph, so the
+        first request does not."""
+        from airflow_mlops.runtime.ml.outputs import shape_problem
+
+        return shape_problem(self.task, self.classes, self.predict([{}, {}]), 2)
+
 
 def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
@@ -40,18 +75,30 @@ def _number(value: Any) -> float:
 
 class ModelCache:
     """Downloads versions from the registry once, into ``cache_dir/<version>``, and keeps the
-    loaded ones in memory (the champion and the challenger)."""
+    loaded ones in memory (the champion and the challenger).
 
-    def __init__(self, registry, cache_dir: str):
+    :param task: the only task served (``None``: any task - benchmarks, tools)."""
+
+    def __init__(self, registry, cache_dir: str, task: str | None = None):
         self.registry = registry
         self.cache_dir = cache_dir
+        self.task = task
         self._loaded: dict[str, LoadedModel] = {}
+        #: versions refused, with the reason
+        self.refused: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def get(self, version: str) -> LoadedModel:
+        """:raises NotServable: the version is of another task than :attr:`task`."""
         with self._lock:
+            if version in self.refused:
+                raise NotServable(self.refused[version])
             if version not in self._loaded:
-                self._loaded[version] = self._load(version)
+                try:
+                    self._loaded[version] = self._load(version)
+                except NotServable as exc:
+                    self.refused[version] = str(exc)
+                    raise
             return self._loaded[version]
 
     def keep_only(self, versions: set[str]) -> None:
@@ -62,6 +109,7 @@ class ModelCache:
     def _load(self, version: str) -> LoadedModel:
         import mlflow
 
+        from airflow_mlops.runtime.ml.features import task_of
         from airflow_mlops.runtime.ml.model import load_model
 
         target = os.path.join(self.cache_dir, self.registry.model_name, version)
@@ -76,13 +124,22 @@ class ModelCache:
         model_dir = os.path.join(target, "model")
         with open(os.path.join(model_dir, "transform.json")) as f:
             transform = json.load(f)
+        task = task_of(transform)
+        if self.task is not None and task != self.task:
+            raise NotServable(
+                f"{self.registry.model_name} version {version} is a {task} model; this server serves {self.task} "
+                f"(the pipeline's task) and answers in that shape, so it does not serve it"
+            )
         model = load_model(os.path.join(model_dir, "model.keras"))
         loaded = LoadedModel(
             version=version,
             model=model,
-            classes=list(transform["label"]["classes"]),
+            classes=[str(c) for c in transform["label"].get("classes", ())],
             features={name: spec["type"] for name, spec in transform["features"].items()},
+            task=task,
         )
-        loaded.predict([{}])  # build the graph now, not on the first request
-        log.info("loaded %s version %s", self.registry.model_name, version)
+        problem = loaded.output_problem()  # builds the graph now, not on the first request
+        if problem:
+            raise NotServable(f"{self.registry.model_name} version {version}: {problem}")
+        log.info("loaded %s version %s (%s)", self.registry.model_name, version, task)
         return loaded

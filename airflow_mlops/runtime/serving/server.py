@@ -92,19 +92,32 @@ class ServerProcess:
 
     def wait(self, timeout: float, ready: bool = True) -> None:
         """Until ``/readyz`` (or ``/healthz``) answers 200; raise with the log's tail if the
-        process dies or time runs out."""
+        process dies or time runs out, and at once if the pinned version is refused (it will
+        never be ready: another task than the server's, see :mod:`.watcher`)."""
         path = "/readyz" if ready else "/healthz"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerError(f"the prediction server exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if http_get(self.url + path)[0] == 200:
+                code = http_get(self.url + path)[0]
+                if code == 200:
                     return
+                if ready and self.config.pin_version and (reason := self._refused(str(self.config.pin_version))):
+                    raise ServerError(f"the prediction server does not serve version {self.config.pin_version}: {reason}")
             except OSError:
                 pass
             time.sleep(0.25)
         raise ServerError(f"the prediction server was not {'ready' if ready else 'up'} after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _refused(self, version: str) -> str | None:
+        """Why the running server refused ``version`` (``POST /status``), if it did."""
+        try:
+            code, status = http_post_json(self.url + "/status", {}, timeout=5)
+        except (OSError, ValueError):
+            return None
+        refused = status.get("refused_versions") if code == 200 and isinstance(status, dict) else None
+        return (refused or {}).get(version)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

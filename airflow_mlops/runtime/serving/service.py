@@ -5,7 +5,13 @@ start it with ``python -m airflow_mlops.runtime.serving start`` / ``make serve``
 
 - ``POST /predict`` ``{"instances": [row, ...]}``: adaptive batching merges concurrent requests
   into one model call. Each row is answered by the champion or, during a canary, by the
-  challenger with the configured probability; every answer names its model version.
+  challenger with the configured probability; every answer names its model version. The answer
+  type follows the pipeline's task (``ServingConfig.task``, fixed at import, so the OpenAPI
+  document at ``/docs.json`` shows it): a class and its probabilities, or a regression's number
+  (:func:`~airflow_mlops.runtime.serving.schema.prediction_model`). A registered version of
+  another task is never served (see :mod:`~airflow_mlops.runtime.serving.watcher`): with no
+  servable champion ``/predict`` answers 503, never 500 (BentoML keeps a 5xx's message to the
+  log; ``POST /status`` says why in ``last_error`` and ``refused_versions``).
 - ``POST /admin/reload`` (``Authorization: Bearer $MLOPS_SERVING_ADMIN_TOKEN``): follow the
   registry and deployment record now instead of at the next poll.
 - ``POST /status``: what serves. ``GET /healthz``, ``GET /readyz`` (ready once a model is loaded).
@@ -29,18 +35,25 @@ from pydantic import Field
 from airflow_mlops.contract.layout import predictions_uri
 from airflow_mlops.runtime.serving.config import ADMIN_TOKEN_ENV, ServingConfig
 from airflow_mlops.runtime.serving.limits import BodySizeLimit
-from airflow_mlops.runtime.serving.schema import Prediction, row_model
+from airflow_mlops.runtime.serving.schema import prediction_model, row_model
 
 log = logging.getLogger("airflow_mlops.runtime.serving")
 
 CONFIG = ServingConfig.from_env()
 Row = row_model(CONFIG.features, CONFIG.extra.get("descriptions"))
+Answer = prediction_model(CONFIG.task)
 
 
 class Unauthorized(BentoMLException):
     from http import HTTPStatus
 
     error_code = HTTPStatus.UNAUTHORIZED
+
+
+class Conflict(BentoMLException):
+    from http import HTTPStatus
+
+    error_code = HTTPStatus.CONFLICT
 
 
 @bentoml.service(
@@ -73,10 +86,11 @@ class PredictionService:
     @bentoml.api(batchable=True, max_batch_size=CONFIG.max_rows, max_latency_ms=20_000)
     def predict(
         self, instances: Annotated[list[Row], Field(min_length=1, max_length=CONFIG.max_rows)]
-    ) -> list[Prediction]:
+    ) -> list[Answer]:
         state = self.watcher.state
         if state is None:
-            raise ServiceUnavailable(f"no {CONFIG.model_name} model to serve yet")
+            reason = self.watcher.last_error
+            raise ServiceUnavailable(f"no {CONFIG.model_name} model to serve yet" + (f": {reason}" if reason else ""))
         rows = [row.model_dump() for row in instances]
         request_ids = [row.pop("request_id") or uuid.uuid4().hex for row in rows]
         use_challenger = [
@@ -92,7 +106,7 @@ class PredictionService:
                 continue
             started = time.perf_counter()
             try:
-                probabilities = model.predict([rows[i] for i in index])
+                decoded = model.answers([rows[i] for i in index])
             except Exception as exc:
                 if role == "champion":
                     raise
@@ -105,19 +119,16 @@ class PredictionService:
                 )
                 continue
             latency_ms = (time.perf_counter() - started) * 1000
-            for i, p in zip(index, probabilities):
-                row, request_id = rows[i], request_ids[i]
-                probs = {c: float(v) for c, v in zip(model.classes, p)}
-                prediction = max(probs, key=probs.get)
-                answers[i] = {"request_id": request_id, "prediction": prediction, "probabilities": probs,
-                              "model_version": model.version, "model_role": role}
-                records.append({"timestamp": timestamp, "request_id": request_id, "features": row,
-                                "prediction": prediction, "probabilities": probs, "model_version": model.version,
-                                "model_role": role, "latency_ms": round(latency_ms, 3), "batch_rows": len(rows)})
+            for i, answer in zip(index, decoded):
+                # answer: {"prediction": class, "probabilities": {...}} or, regression, {"prediction": value}
+                answers[i] = {"request_id": request_ids[i], **answer, "model_version": model.version, "model_role": role}
+                records.append({"timestamp": timestamp, "request_id": request_ids[i], "features": rows[i], **answer,
+                                "model_version": model.version, "model_role": role,
+                                "latency_ms": round(latency_ms, 3), "batch_rows": len(rows)})
         if self.logger is not None:
             self.logger.log(records)
         self.served += len(rows)
-        return [Prediction(**a) for a in answers]
+        return [Answer(**a) for a in answers]
 
     @bentoml.api(route="/admin/reload")
     def admin_reload(self, ctx: bentoml.Context) -> dict:
@@ -125,7 +136,12 @@ class PredictionService:
         given = ctx.request.headers.get("authorization", "")
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise Unauthorized(f"a valid 'Authorization: Bearer' token is required (${ADMIN_TOKEN_ENV})")
-        return self.watcher.refresh()
+        from airflow_mlops.runtime.serving.models import NotServable
+
+        try:
+            return self.watcher.refresh()
+        except NotServable as exc:  # the registry's champion is of another task: not served
+            raise Conflict(str(exc)) from None
 
     @bentoml.api(route="/status")
     def status(self) -> dict:
@@ -133,10 +149,12 @@ class PredictionService:
         return {
             "pipeline": CONFIG.pipeline,
             "model_name": CONFIG.model_name,
+            "task": CONFIG.task,
             **(state.describe() if state else {"champion": None, "challenger": None, "canary_weight": 0.0}),
             "served_rows": self.served,
             "logged_rows": self.logger.written if self.logger else None,
             "last_error": self.watcher.last_error,
+            "refused_versions": dict(self.watcher.cache.refused),
         }
 
     def __is_ready__(self) -> bool:
