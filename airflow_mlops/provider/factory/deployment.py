@@ -37,7 +37,7 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
         },
         doc_md=(
             f"### {config.name} promotion\n\nEvery hour: is a canary running and is its {canary.window_minutes}-minute "
-            "window over? Then the challenger's online error rate, p95 latency and accuracy (on predictions whose "
+            "window over? Then the challenger's online error rate, p95 latency and accuracy or MAE (on predictions whose "
             "labels have arrived) are compared with the champion's; it is promoted or rejected and the decision, "
             "with its figures, goes to the deployment record, and the serving target follows (`deployment.target`: "
             f"{config.deployment.target}). Otherwise the task is skipped with the reason.\n"

@@ -39,7 +39,7 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
         },
         doc_md=(
             f"### {config.name} monitoring\n\nThe predictions of the window vs the champion's training data "
-            "(Evidently data drift), and accuracy on predictions whose labels have arrived. Drift or degradation "
+            "(Evidently data drift), and accuracy (a regression: MAE) on predictions whose labels have arrived. Drift or degradation "
             f"updates the Asset `{retrain.uri}` (which starts `{config.name}_training`) and raises an alert.\n"
         ),
         **dag_defaults(config),

@@ -323,8 +323,22 @@ def read_sources(params: IngestParams, ctx: ExecutionContext) -> tuple[list[str]
         traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, params.label)
         ctx.log.info("labelled production traffic (prediction log + feedback): %d rows", len(traffic))
         if len(traffic):
-            frames.append(traffic)
+            frames.append(typed_like(traffic, frames, params.label, ctx.log))
     return files, frames
+
+
+def typed_like(traffic: Any, frames: list[Any], label: str, log) -> Any:
+    """Feedback labels arrive as text: where the sources' label is a number (a regression's
+    target), they become numbers too, and a label that is not one is dropped (and counted)."""
+    import pandas as pd
+
+    if not frames or not all(pd.api.types.is_numeric_dtype(f[label]) for f in frames if label in f.columns):
+        return traffic
+    values = pd.to_numeric(traffic[label], errors="coerce")
+    bad = int(values.isna().sum())
+    if bad:
+        log.warning("dropped %d labelled predictions whose label is not a number (the label %r is numeric in the data)", bad, label)
+    return traffic.assign(**{label: values})[values.notna()]
 
 
 def combine(frames: list[Any]) -> Any:
