@@ -3,18 +3,20 @@
 Reads the deployment record; with a canary whose window is over (or ``force``), takes the
 prediction log since the canary started and the labels that have arrived
 (``<artifact_root>/<pipeline>/feedback/*.csv``, ``request_id,label``), computes per version the
-error rate, p95 latency and accuracy, and checks the challenger against the thresholds:
+error rate, p95 latency and the task's online metric (accuracy; a regression: MAE and RMSE, on
+the labels that are numbers), and checks the challenger against the thresholds:
 
 - error rate at most ``max_error_rate_increase`` above the champion's;
 - p95 latency at most ``max_latency_ratio`` times the champion's;
-- accuracy (when both have at least ``min_labels`` labelled predictions) at most
-  ``max_accuracy_drop`` below the champion's.
+- when both have at least ``min_labels`` labelled predictions: a classifier's accuracy at most
+  ``max_accuracy_drop`` below the champion's; a regression's MAE at most
+  ``(1 + max_mae_increase)`` times the champion's.
 
 All pass: promote the challenger. Any fails: reject the canary (the champion stays). Each
 decision goes to the deployment record with its figures. No canary, or a window still open, or
 too few challenger predictions: decision ``none`` / ``wait`` and nothing changes.
 
-Parameters: ``weight``-independent thresholds above, ``min_requests``, ``min_labels``, ``force``.
+Parameters: ``task``, the ``weight``-independent thresholds above, ``min_requests``, ``min_labels``, ``force``.
 Settings: ``registry``. Output ``canary_report`` (``canary_report.json``, ``report.html``).
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract.components import CANARY_ANALYSIS
 from airflow_mlops.contract.params import CanaryAnalysisParams
+from airflow_mlops.contract.tasks import is_classification
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 
@@ -43,14 +46,22 @@ def judge(champion: dict[str, Any], challenger: dict[str, Any], params: CanaryAn
         checks.append({"check": "latency_p95", "passed": ratio <= limit,
                        "reason": f"challenger {challenger['latency_p95_ms']:.1f} ms vs champion {champion['latency_p95_ms']:.1f} ms ({ratio:.2f}x, at most {limit:.2f}x)"})
     min_labels = params.min_labels
-    if challenger["labelled"] >= min_labels and champion["labelled"] >= min_labels:
+    classifier = is_classification(params.task)
+    metric = "accuracy" if classifier else "mae"
+    if challenger["labelled"] < min_labels or champion["labelled"] < min_labels:
+        checks.append({"check": metric, "passed": True,
+                       "reason": f"not used: {challenger['labelled']} / {champion['labelled']} labelled predictions (need {min_labels} each)"})
+    elif classifier:
         drop = champion["accuracy"] - challenger["accuracy"]
         limit = params.max_accuracy_drop
         checks.append({"check": "accuracy", "passed": drop <= limit,
                        "reason": f"challenger {challenger['accuracy']:.2%} vs champion {champion['accuracy']:.2%} on labelled rows (at most -{limit:.2%})"})
     else:
-        checks.append({"check": "accuracy", "passed": True,
-                       "reason": f"not used: {challenger['labelled']} / {champion['labelled']} labelled predictions (need {min_labels} each)"})
+        share = params.max_mae_increase
+        limit = (1 + share) * champion["mae"]
+        checks.append({"check": "mae", "passed": challenger["mae"] <= limit,
+                       "reason": f"challenger MAE {challenger['mae']:.4g} vs champion {champion['mae']:.4g} on labelled rows "
+                                 f"(at most +{share:.0%}: {limit:.4g})"})
     return checks
 
 
@@ -58,9 +69,11 @@ def render(report: dict[str, Any]) -> str:
     figures = report.get("figures") or {}
     sections = [f"<h2>Decision: {reports.esc(report['decision'])}</h2><p>{reports.esc(report['reason'])}</p>"]
     if figures:
-        keys = ["predictions", "errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "labelled", "accuracy"]
+        keys = ["predictions", "errors", "error_rate", "latency_p50_ms", "latency_p95_ms", "labelled"]
+        keys += ["mae", "rmse", "skipped_labels"] if any("mae" in f for f in figures.values()) else ["accuracy"]
         sections.append("<h2>Online figures</h2>" + reports.table(
-            ["", *keys], [[f"{role} (v{f['version']})", *[f[k] if f[k] is not None else "-" for k in keys]] for role, f in figures.items()]))
+            ["", *keys], [[f"{role} (v{f['version']})", *[f.get(k) if f.get(k) is not None else "-" for k in keys]]
+                          for role, f in figures.items()]))
     if report.get("checks"):
         sections.append("<h2>Checks</h2>" + reports.table(
             ["check", "passed", "detail"], [(c["check"], "yes" if c["passed"] else "NO", c["reason"]) for c in report["checks"]]))
@@ -88,8 +101,8 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
                                         columns=ONLINE_COLUMNS, errors=True)
     labels = read_feedback(feedback_uri(root, ctx.spec.pipeline))
     figures = {
-        "champion": version_figures(predictions, record.champion, labels),
-        "challenger": version_figures(predictions, canary.version, labels),
+        "champion": version_figures(predictions, record.champion, labels, params.task),
+        "challenger": version_figures(predictions, canary.version, labels, params.task),
     }
     ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
     ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])

@@ -1,21 +1,24 @@
-"""monitor: the predictions served in a window against the champion's training data; drift, accuracy, a verdict.
+"""monitor: the predictions served in a window against the champion's training data; drift, performance, a verdict.
 
 Reads the prediction log of ``[window_start, window_end)``
 (``<artifact_root>/<pipeline>/predictions``), the labels that have arrived
 (``<artifact_root>/<pipeline>/feedback/*.csv``, ``request_id,label``) and, as the reference, the
 training split of the registry's champion (its version's ``examples_uri`` tag). Evidently tests
-each feature for drift; accuracy is measured on the labelled predictions. The verdict:
+each feature for drift; on the labelled predictions, accuracy is measured for classifiers, MAE
+and RMSE for a regression (whose labels that are not numbers are skipped and counted). The
+verdict:
 
 - ``no_traffic``: fewer than ``min_rows`` predictions, nothing judged;
 - ``alert``: drift (at least ``drift_share`` of the features drifted, or one of
-  ``must_not_drift``) or degradation (accuracy below ``min_accuracy`` on at least
-  ``min_labels`` labelled predictions);
+  ``must_not_drift``) or degradation (on at least ``min_labels`` labelled predictions: a
+  classifier's accuracy below ``min_accuracy``; a regression's MAE above ``max_mae`` - without
+  ``max_mae`` the error is reported, not judged);
 - ``ok`` otherwise.
 
-Parameters: ``features`` (``{name: "numeric" | "categorical"}``), ``label``, ``window_start``,
-``window_end`` (ISO times, UTC unless they say otherwise: the DAG run's data interval),
-``drift_share``, ``must_not_drift``, ``min_rows``, ``min_accuracy``, ``min_labels``. Settings:
-``registry``. No artifact inputs; always runs.
+Parameters: ``features`` (``{name: "numeric" | "categorical"}``), ``label``, ``task``,
+``window_start``, ``window_end`` (ISO times, UTC unless they say otherwise: the DAG run's data
+interval), ``drift_share``, ``must_not_drift``, ``min_rows``, ``min_accuracy``, ``min_labels``,
+``max_mae``. Settings: ``registry``. No artifact inputs; always runs.
 
 Output ``monitoring``: ``report.html`` (Evidently), ``metrics.json`` (the figures),
 ``verdict.json``; its properties are the verdict. A copy of the verdict goes to
@@ -119,6 +122,8 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         min_rows=params.min_rows,
         min_accuracy=params.min_accuracy,
         min_labels=params.min_labels,
+        task=params.task,
+        max_mae=params.max_mae,
         context={"window_start": start, "window_end": end, "champion_version": version},
         logger=ctx.log,
     )
@@ -133,9 +138,10 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     store.write_json(ctx.output_uri("monitoring", "verdict.json"), result)
     store.write_json(copy_uri, result)
     ctx.log.info("report %s; verdict also at %s", report_uri, copy_uri)
+    keys = ("status", "drift", "degradation", "rows", "drift_share", "accuracy", *(("mae", "rmse") if "mae" in result else ()))
     return ComponentResult(
         outputs={"monitoring": OutputArtifact(ctx.output_uri("monitoring"), result)},
-        metrics={k: result[k] for k in ("status", "drift", "degradation", "rows", "drift_share", "accuracy")},
+        metrics={k: result[k] for k in keys},
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.contract.tasks import CLASSIFICATION, is_classification
 from airflow_mlops.runtime.predictions.reader import typed
 
 if TYPE_CHECKING:
@@ -38,12 +39,15 @@ def drift_report(
     label: str | None = None,
     max_rows: int = MAX_DRIFT_ROWS,
     seed: int = 0,
+    task: str = CLASSIFICATION,
 ):
     """Evidently's data drift of each feature, ``current`` (the window) vs ``reference``.
 
     :param drift_share: what Evidently's own dataset-drift test in the report uses.
     :param label: the label column of ``reference``; when given, the report also shows the drift
-        of the predictions vs the training labels (for information: it is not a feature).
+        of the predictions vs the training labels (for information: it is not a feature) - as
+        categories for classifiers, as numbers for a regression (``task``; a label or prediction
+        that is not a number counts as missing there).
     :param max_rows: the drift tests use at most this many rows of either side (random samples).
     :return: ``(snapshot, figures)``: the Evidently snapshot (``None`` when no feature could be
         tested) and ``{"features": {name: {"type", "detected", "stattest", "threshold", "score",
@@ -58,6 +62,11 @@ def drift_report(
     reference = typed(_sample(reference, max_rows, seed), features)
     current = _sample(current, drift_sample_size(len(reference), max_rows), seed)
     current = typed(current[[*features, *(["prediction"] if "prediction" in current.columns else [])]], features)
+    if label and label in reference.columns and "prediction" in current.columns:
+        # What the prediction drift compares: categories (classifiers) or numbers (a regression).
+        kind = "categorical" if is_classification(task) else "numeric"
+        reference = typed(reference, {label: kind})
+        current = typed(current, {"prediction": kind})
     per_feature: dict[str, dict[str, Any]] = {}
     tested = []
     for name, kind in features.items():
@@ -69,7 +78,8 @@ def drift_report(
             tested.append(name)
     with_prediction = (bool(label) and label in reference.columns and "prediction" in current.columns
                        and reference[label].notna().any() and current["prediction"].notna().any())
-    snapshot = _run_drift(reference, current, {n: features[n] for n in tested}, drift_share, label if with_prediction else None) if tested else None
+    snapshot = (_run_drift(reference, current, {n: features[n] for n in tested}, drift_share, label if with_prediction else None,
+                           numeric_prediction=not is_classification(task)) if tested else None)
     results = _value_drifts(snapshot) if snapshot is not None else {}
     for name in tested:
         found = results.get(name) or {"detected": False, "stattest": None, "threshold": None, "score": None,
@@ -95,7 +105,8 @@ def _untested(kind: str, detected: bool, note: str) -> dict[str, Any]:
     return {"type": kind, "detected": detected, "stattest": None, "threshold": None, "score": None, "note": note}
 
 
-def _run_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Mapping[str, str], drift_share: float, label: str | None):
+def _run_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Mapping[str, str], drift_share: float, label: str | None,
+               numeric_prediction: bool = False):
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
@@ -105,10 +116,13 @@ def _run_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Mapping
     categorical = [n for n in names if features[n] != "numeric"]
     ref, cur = reference[names].copy(), current[names].copy()
     metrics: list[Any] = [DataDriftPreset(columns=names, drift_share=drift_share)]
-    if label:
-        ref["prediction"] = reference[label].where(reference[label].isna(), reference[label].astype(str))
+    if label:  # typed by drift_report: strings, or float64 for a regression
+        ref["prediction"] = reference[label]
         cur["prediction"] = current["prediction"]
-        categorical = [*categorical, "prediction"]
+        if numeric_prediction:
+            numeric = [*numeric, "prediction"]
+        else:
+            categorical = [*categorical, "prediction"]
         metrics.append(ValueDrift(column="prediction"))
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     return Report(metrics, include_tests=True).run(

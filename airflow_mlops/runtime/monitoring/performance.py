@@ -1,6 +1,12 @@
-"""How well the served models did: accuracy on the predictions whose labels have arrived
-(:func:`classification_figures`, :func:`classification_report`) and a model version's online
-figures - errors, latency, accuracy - for canary analysis (:func:`version_figures`).
+"""How well the served models did on the predictions whose labels have arrived, per task:
+accuracy for classifiers (:func:`classification_figures`, :func:`classification_report`), the
+error - MAE, RMSE - for a regression (:func:`regression_figures`, :func:`regression_report`); and
+a model version's online figures - errors, latency, the task's online metric - for canary
+analysis (:func:`version_figures`).
+
+A regression's labels arrive as text (``request_id,label`` CSV): a label that is not a number
+(:func:`~airflow_mlops.runtime.predictions.feedback.as_number`) is skipped and counted in
+``skipped_labels``, a logged prediction that is not one in ``skipped_predictions``.
 """
 
 from __future__ import annotations
@@ -8,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlops.runtime.predictions.feedback import labelled_rows
+from airflow_mlops.contract.tasks import CLASSIFICATION, is_classification
+from airflow_mlops.runtime.predictions.feedback import as_number, labelled_rows
 from airflow_mlops.runtime.predictions.reader import ERROR_COLUMN, LABEL_COLUMN
 
 if TYPE_CHECKING:
@@ -54,6 +61,67 @@ def classification_report(current: pd.DataFrame, labels: Mapping[str, str]):
     return Report([ClassificationPreset()]).run(current_data=Dataset.from_pandas(data, data_definition=definition), reference_data=None)
 
 
+def regression_figures(current: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The error of the predictions of ``current`` whose ``request_id`` has a label that is a
+    number, overall and per model version.
+
+    :return: ``{"labelled" (predictions with a number for a label and a number predicted), "mae",
+        "rmse" (None without any), "skipped_labels", "skipped_predictions",
+        "skipped_label_examples" (up to 5 of the label texts that are not numbers), "by_version":
+        {version: {"labelled", "mae", "rmse"}}}``.
+    """
+    rows, skipped = numeric_rows(labelled_rows(current, labels))
+    return {
+        **_error_figures(rows),
+        **skipped,
+        "by_version": {str(v): _error_figures(rows[rows["model_version"] == v]) for v in sorted(rows["model_version"].dropna().unique())},
+    }
+
+
+def numeric_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The labelled rows (:func:`~airflow_mlops.runtime.predictions.feedback.labelled_rows`) whose
+    label and prediction are both numbers, as float64, and what was skipped: ``{"skipped_labels",
+    "skipped_predictions", "skipped_label_examples"}``."""
+    import pandas as pd
+
+    truth = pd.Series([as_number(v) for v in rows[LABEL_COLUMN]], index=rows.index, dtype="float64")
+    predicted = pd.Series([as_number(v) for v in rows["prediction"]], index=rows.index, dtype="float64")
+    bad_label = truth.isna()
+    bad_prediction = ~bad_label & predicted.isna()
+    usable = ~bad_label & ~bad_prediction
+    examples = list(dict.fromkeys(str(v) for v in rows.loc[bad_label, LABEL_COLUMN]))[:5]
+    out = rows.loc[usable].assign(**{LABEL_COLUMN: truth[usable], "prediction": predicted[usable]}).reset_index(drop=True)
+    return out, {"skipped_labels": int(bad_label.sum()), "skipped_predictions": int(bad_prediction.sum()),
+                 "skipped_label_examples": examples}
+
+
+def _error_figures(rows: pd.DataFrame) -> dict[str, Any]:
+    """``{"labelled", "mae", "rmse"}`` of numeric rows (:func:`numeric_rows`)."""
+    import math
+
+    error = rows["prediction"] - rows[LABEL_COLUMN]
+    n = len(error)
+    return {"labelled": n, "mae": float(error.abs().mean()) if n else None,
+            "rmse": math.sqrt(float((error**2).mean())) if n else None}
+
+
+def regression_report(current: pd.DataFrame, labels: Mapping[str, str]):
+    """Evidently's RegressionPreset on the predictions whose label and prediction are numbers, or
+    ``None`` without any."""
+    from evidently import DataDefinition, Dataset, Regression, Report
+    from evidently.presets import RegressionPreset
+
+    rows, _ = numeric_rows(labelled_rows(current, labels))
+    if rows.empty:
+        return None
+    definition = DataDefinition(
+        numerical_columns=[LABEL_COLUMN, "prediction"],
+        regression=[Regression(target=LABEL_COLUMN, prediction="prediction")],
+    )
+    data = rows[[LABEL_COLUMN, "prediction"]]
+    return Report([RegressionPreset()]).run(current_data=Dataset.from_pandas(data, data_definition=definition), reference_data=None)
+
+
 # -- a model version's online figures (canary analysis) ----------------------------------------
 
 #: The columns :func:`version_figures` needs besides the frame's own: read the log with
@@ -71,9 +139,11 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-def version_figures(frame: pd.DataFrame, version: str, labels: Mapping[str, str]) -> dict[str, Any]:
+def version_figures(frame: pd.DataFrame, version: str, labels: Mapping[str, str], task: str = CLASSIFICATION) -> dict[str, Any]:
     """Predictions, errors, error rate, p50/p95 latency and, on the rows whose label has
-    arrived, accuracy, for one model version.
+    arrived, the task's online metric, for one model version: ``accuracy`` for classifiers;
+    ``mae`` and ``rmse`` for a regression (``labelled`` counts the rows whose label and
+    prediction are numbers, ``skipped_labels`` those whose label is not).
 
     :param frame: the prediction log with its error records and :data:`ONLINE_COLUMNS`
         (:func:`~airflow_mlops.runtime.predictions.reader.read_prediction_frame`).
@@ -82,18 +152,20 @@ def version_figures(frame: pd.DataFrame, version: str, labels: Mapping[str, str]
     failed = rows[ERROR_COLUMN].notna()
     answered = rows[~failed]
     latencies = [float(v) for v in answered["latency_ms"].fillna(0.0)]
-    truth = answered["request_id"].map(dict(labels))
-    known = truth.notna()
-    served, errors, labelled = len(answered), int(failed.sum()), int(known.sum())
-    correct = int((truth[known] == answered["prediction"][known]).sum())
-    total = served + errors
-    return {
+    served, errors = len(answered), int(failed.sum())
+    online = {
         "version": version,
         "predictions": served,
         "errors": errors,
-        "error_rate": errors / total if total else 0.0,
+        "error_rate": errors / (served + errors) if served + errors else 0.0,
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
-        "labelled": labelled,
-        "accuracy": correct / labelled if labelled else None,
     }
+    if not is_classification(task):
+        rows, skipped = numeric_rows(labelled_rows(answered, labels))
+        return {**online, **_error_figures(rows), "skipped_labels": skipped["skipped_labels"]}
+    truth = answered["request_id"].map(dict(labels))
+    known = truth.notna()
+    labelled = int(known.sum())
+    correct = int((truth[known] == answered["prediction"][known]).sum())
+    return {**online, "labelled": labelled, "accuracy": correct / labelled if labelled else None}

@@ -10,6 +10,7 @@ from typing import Any
 from airflow_mlops.contract import join_uri
 from airflow_mlops.contract.layout import verdicts_uri
 from airflow_mlops.contract.params import MonitorOptions  # the defaults
+from airflow_mlops.contract.tasks import CLASSIFICATION, is_classification
 from airflow_mlops.runtime.predictions.partitions import utc_iso
 
 NO_TRAFFIC, OK, ALERT = "no_traffic", "ok", "alert"
@@ -34,29 +35,44 @@ def verdict(
     min_rows: int = MonitorOptions.min_rows,
     min_accuracy: float = MonitorOptions.min_accuracy,
     min_labels: int = MonitorOptions.min_labels,
+    *,
+    task: str = CLASSIFICATION,
+    max_mae: float | None = MonitorOptions.max_mae,
 ) -> dict[str, Any]:
     """The window's verdict.
 
     :param figures: ``rows`` (predictions in the window), and from :func:`drift_report` and
-        :func:`classification_figures`: ``drift_share`` (the share measured), ``drifted_features``,
-        ``features``, ``accuracy``, ``labelled``. Without the drift figures (too few rows)
-        nothing about drift is judged.
+        :func:`classification_figures` / :func:`regression_figures`: ``drift_share`` (the share
+        measured), ``drifted_features``, ``features``, ``accuracy`` or ``mae`` / ``rmse`` /
+        ``skipped_labels``, ``labelled``. Without the drift figures (too few rows) nothing about
+        drift is judged.
     :param drift_share: drift when at least this share of the features drifted (and one did) ...
     :param must_not_drift: ... or any of these did.
     :param min_rows: fewer predictions: ``no_traffic``, nothing judged.
-    :param min_accuracy: degradation when accuracy is below this ...
-    :param min_labels: ... on at least this many labelled predictions.
+    :param min_accuracy: classifiers: degradation when accuracy is below this ...
+    :param min_labels: ... on at least this many labelled predictions (a regression: whose label
+        is a number).
+    :param task: ``classification``, ``binary_classification`` or ``regression``.
+    :param max_mae: a regression: degradation when the MAE is above this (on at least
+        ``min_labels`` labelled predictions); ``None``: the error is reported, not judged.
     :return: ``{"status": "no_traffic" | "ok" | "alert", "drift", "degradation", "reasons",
-        "rows", "drift_share", "drifted_features", "accuracy", "labelled", "at"}``.
+        "rows", "drift_share", "drifted_features", "accuracy", "labelled", "at", "task"}``, and
+        for a regression ``"mae", "rmse", "skipped_labels"`` (``accuracy`` is ``None``).
     """
     rows, labelled, accuracy = int(figures.get("rows", 0)), int(figures.get("labelled") or 0), figures.get("accuracy")
     drifted = list(figures.get("drifted_features") or [])
     base = {"rows": rows, "drift_share": figures.get("drift_share"), "drifted_features": drifted,
-            "accuracy": accuracy, "labelled": labelled, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+            "accuracy": accuracy, "labelled": labelled, "at": datetime.now(UTC).isoformat(timespec="seconds"), "task": task}
+    classifier = is_classification(task)
+    if not classifier:
+        base.update(mae=figures.get("mae"), rmse=figures.get("rmse"), skipped_labels=int(figures.get("skipped_labels") or 0))
     if rows < max(min_rows, 1):
-        reason = f"only {rows} predictions in the window: at least {min_rows} are needed to judge drift and accuracy"
+        metric = "accuracy" if classifier else "the error"
+        reason = f"only {rows} predictions in the window: at least {min_rows} are needed to judge drift and {metric}"
         return {"status": NO_TRAFFIC, "drift": False, "degradation": False, "reasons": [reason], **base}
-    checks = [_drift_check(figures, drift_share, must_not_drift), _accuracy_check(accuracy, labelled, min_accuracy, min_labels)]
+    performance = (_accuracy_check(accuracy, labelled, min_accuracy, min_labels) if classifier
+                   else _mae_check(base["mae"], labelled, max_mae, min_labels, base["skipped_labels"]))
+    checks = [_drift_check(figures, drift_share, must_not_drift), performance]
     drift, degradation = not checks[0][0], not checks[1][0]
     failed = [reason for passed, reason in checks if not passed]
     return {"status": ALERT if failed else OK, "drift": drift, "degradation": degradation,
@@ -86,3 +102,16 @@ def _accuracy_check(accuracy: float | None, labelled: int, min_accuracy: float, 
     if accuracy < min_accuracy:
         return False, f"performance degradation: accuracy {accuracy:.1%} on {labelled} labelled predictions < {min_accuracy:.1%}"
     return True, f"accuracy {accuracy:.1%} on {labelled} labelled predictions >= {min_accuracy:.1%}"
+
+
+def _mae_check(mae: float | None, labelled: int, max_mae: float | None, min_labels: int, skipped: int) -> tuple[bool, str]:
+    """(no degradation, why), for a regression."""
+    skipped_text = f"; {skipped} label(s) that are not numbers skipped" if skipped else ""
+    measured = f"mae {mae:.4g} on {labelled} labelled predictions" if mae is not None else f"{labelled} labelled predictions"
+    if max_mae is None:
+        return True, f"mae not judged: monitoring.max_mae is not set ({measured}{skipped_text})"
+    if mae is None or labelled < min_labels:
+        return True, f"mae not judged: {labelled} labelled predictions (at least {min_labels} are needed){skipped_text}"
+    if mae > max_mae:
+        return False, f"performance degradation: {measured} > {max_mae:.4g}{skipped_text}"
+    return True, f"{measured} <= {max_mae:.4g}{skipped_text}"

@@ -1,7 +1,9 @@
 """Ground truth that arrives after the prediction: reading it and joining it to predictions.
 
 Labels are CSV files (``request_id,label`` with a header) under the pipeline's feedback folder
-(:func:`airflow_mlops.contract.layout.feedback_uri`).
+(:func:`airflow_mlops.contract.layout.feedback_uri`). They are read as text; a regression's
+labels are numbers in that text (:func:`as_number`), and a label that is not one is skipped and
+counted by whoever measures the error, never an exception.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ def read_feedback(root: str, store: ArtifactStore | None = None) -> dict[str, st
                 if row.get("request_id") and row.get("label") not in (None, ""):
                     labels[row["request_id"]] = row["label"]
     return labels
+
+
+def as_number(label: object) -> float | None:
+    """A label (or a logged prediction) as a finite float: ``"12.5"``, `` 3 ``, ``12.5`` -> the
+    number; ``""``, ``"abc"``, ``"nan"``, ``"inf"``, ``None`` -> ``None``."""
+    import math
+
+    if label is None or isinstance(label, bool):
+        return None
+    try:
+        number = float(label.strip() if isinstance(label, str) else label)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def labelled_rows(current: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:

@@ -170,3 +170,57 @@ def test_a_reversed_window_is_a_config_error(pipeline):
     with pytest.raises(ComponentError) as err:
         monitor(pipeline, "2026-03-01T10", window_start="2026-03-01T12:00:00Z")
     assert err.value.kind is ErrorKind.CONFIG and "window" in err.value.message
+
+
+# -- a regression champion (the diabetes example) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory):
+    """A regression champion: the diabetes chain (few epochs, lenient thresholds) up to register,
+    then alias ``champion`` set directly (deploy is not what is tested here)."""
+    import shutil
+
+    from test_tasks import DIABETES, DIABETES_FEATURES, DIABETES_SOURCE, chain
+
+    from airflow_mlops.runtime.ml.examples import read_split
+
+    base = tmp_path_factory.mktemp("diabetes-monitor")
+    shutil.copy(DIABETES / "schema.pbtxt", base / "schema.pbtxt")
+    pipeline = Pipeline(root=f"file://{base}/artifacts", tracking_uri=f"sqlite:///{base}/mlflow.db",
+                        schema_uri=f"file://{base}/schema.pbtxt", model_name="diabetes")
+    records = chain(pipeline, DIABETES_SOURCE, DIABETES_FEATURES, "target", "regression", {"epochs": 3}, {"rmse": {"max": 1e9}})
+    version = records["register"].outputs["model_version"].properties["version"]
+    pipeline.registry().client().set_registered_model_alias("diabetes", "champion", str(version))
+    return pipeline, DIABETES_FEATURES, read_split(records["ingest"].outputs["examples"], "test").reset_index(drop=True)
+
+
+def test_a_regression_is_judged_by_its_mae_against_max_mae(diabetes):
+    pipeline, features, rows = diabetes
+    hour, ids = "2026-05-01T10", [f"reg-{i}" for i in range(len(rows))]
+    # Served predictions are numbers, 10 above the truth: mae = rmse = 10 on every labelled row.
+    records = [{"timestamp": f"{hour}:{i % 60:02d}:00.000+00:00", "request_id": rid, "model_version": "1", "model_role": "champion",
+                "features": {n: float(row[n]) for n in features}, "prediction": float(row["target"]) + 10.0,
+                "latency_ms": 2.0, "batch_rows": 1} for i, (rid, (_, row)) in enumerate(zip(ids, rows.iterrows()))]
+    log_records(predictions_uri(pipeline.root, "penguin"), records)
+    labels = {rid: f"{t:g}" for rid, t in zip(ids, rows["target"])}
+    labels[ids[0]] = "not measured"  # a label that is not a number: skipped, counted
+    write_feedback(pipeline, "diabetes", labels)
+    params = {"features": features, "label": "target", "task": "regression", "min_rows": 30, "min_labels": 20}
+
+    bad = monitor(pipeline, hour, **params, max_mae=9.5)
+    found = outputs(bad)
+    verdict = found["verdict"]
+    assert verdict["status"] == "alert" and verdict["degradation"] is True, verdict["reasons"]
+    assert verdict["labelled"] == len(ids) - 1 and verdict["skipped_labels"] == 1 and verdict["accuracy"] is None
+    assert verdict["mae"] == pytest.approx(10.0, abs=1e-3) and verdict["rmse"] == pytest.approx(10.0, abs=1e-3)
+    assert any(r.startswith("performance degradation: mae 10 on") for r in verdict["reasons"])
+    assert bad.metrics["mae"] == verdict["mae"] and bad.metrics["rmse"] == verdict["rmse"]
+    # The champion's training label is a number: the predictions' drift is a numeric test, not chi-square.
+    prediction = found["metrics"]["prediction_drift"]
+    assert prediction and prediction["stattest"] and "chi" not in prediction["stattest"].lower()
+    assert "Error on the labelled predictions" in found["report"] and "mean absolute error" in found["report"]
+
+    assert outputs(monitor(pipeline, hour, **params, max_mae=10.5))["verdict"]["degradation"] is False
+    unjudged = outputs(monitor(pipeline, hour, **params))["verdict"]
+    assert unjudged["degradation"] is False and "mae not judged: monitoring.max_mae is not set" in " ".join(unjudged["reasons"])
