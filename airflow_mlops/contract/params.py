@@ -218,7 +218,7 @@ class CanaryThresholds(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class CanaryAnalysisParams(CanaryThresholds, TaskParam):
-    min_labels: int = option(10, "labelled predictions each version needs before accuracy is compared", ge=0)
+    min_labels: int = option(10, "labelled predictions each version needs before accuracy (regression: MAE) is compared", ge=0)
     force: bool = option(False, "decide now, even before the canary window ends")
 
 

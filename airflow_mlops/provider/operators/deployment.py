@@ -143,7 +143,7 @@ class RollbackModelOperator(RolloutOperator):
 
 class CanaryAnalysisOperator(RolloutOperator):
     """At the end of the canary window compare challenger and champion online (error rate,
-    p95 latency, accuracy on labelled predictions) and promote or reject the challenger. No
+    p95 latency, accuracy or - a regression - MAE on labelled predictions) and promote or reject the challenger. No
     canary, or a window still open: the task is skipped with the reason. With ``target``
     ``vertex`` or ``cloud_run`` the endpoint / service follows (:class:`RolloutOperator`): on
     promote all traffic goes to the new champion, on reject all traffic goes back to the champion

@@ -146,7 +146,8 @@ def test_cli_rejects_a_spec_with_wrong_parameters_naming_each_field(artifact_roo
     assert report["kind"] == "config"
     assert report["message"].startswith("train: invalid parameters in the spec:")
     assert report["details"]["problems"] == [
-        "learning_rat: unknown field (allowed: batch_size, epochs, hidden_units, label, learning_rate, seed)",
+        "learning_rat: unknown field (allowed: batch_size, epochs, hidden_units, hyperparameters, label, learning_rate, "
+            "module, module_source, seed, task)",
         "epochs: must be an integer (got 'many')",
     ]
 
