@@ -20,6 +20,7 @@ from airflow_mlops.contract.params import (
     InfraValidateParams,
     InfraValidationOptions,
     IngestParams,
+    MetricThreshold,
     TrainOptions,
     TrainParams,
     TransformParams,
@@ -188,7 +189,8 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             examples=ingest.artifact("examples"),
             model=train.artifact("model"),
             component_params=EvaluateParams(
-                slices=config.evaluation.slices, thresholds=config.evaluation_thresholds, label=config.label, task=config.task
+                slices=config.evaluation.slices, label=config.label, task=config.task,
+                thresholds={name: MetricThreshold.from_dict(bounds) for name, bounds in config.evaluation_thresholds.items()},
             ),
             doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
             **common,
