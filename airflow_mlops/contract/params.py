@@ -74,7 +74,7 @@ class IngestOptions(LabelParam):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IngestParams(IngestOptions):
+class IngestParams(IngestOptions, TaskParam):
     split_key: tuple[str, ...] = option((), "columns that decide a row's split (default: all columns)")
 
 

@@ -110,7 +110,7 @@ def data_arrival_dag(config: PipelineConfig | str | Path) -> DAG:
         )
         ingest = IngestDataOperator(
             **step(config, "ingest_batch"),
-            component_params=IngestParams(**config.data.to_dict()),
+            component_params=IngestParams(**config.data.to_dict(), task=config.task),
             source="{{ ti.xcom_pull(task_ids='wait_for_new_data')['objects'] }}",
             include_feedback=False,
             **{**common, "cache": False},

@@ -140,7 +140,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
 
         ingest = IngestDataOperator(
             **step(config, "ingest"),
-            component_params=IngestParams(**{**config.data.to_dict(), "source": config.source_uris}),
+            component_params=IngestParams(**{**config.data.to_dict(), "source": config.source_uris}, task=config.task),
             doc_md="Reads the source data, writes a Parquet snapshot split into train/eval/test.",
             **common,
         )

@@ -1,7 +1,8 @@
 """deploy: roll a registered, infra-validated version out to the local serving target.
 
 ``action``: ``canary`` (the challenger answers ``weight`` of the requests for
-``window_minutes``; the first model ever becomes the champion at once) or ``promote``
+``window_minutes``; the first model ever, or the first after the pipeline's task changed,
+becomes the champion at once) or ``promote``
 (champion now). The registry aliases move and the
 deployment record is written (``airflow_mlops.runtime.serving.rollout``); the prediction server follows
 both within a poll. Remote targets (Vertex AI, Cloud Run) are driven by the operator on top.
@@ -19,6 +20,22 @@ from airflow_mlops.contract.params import DeployParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 
+def task_change(rollout, version: str) -> str | None:
+    """Why ``version`` cannot have a canary beside the champion - the pipeline's task changed, so
+    the server (which answers in the new task's shape) cannot serve the old champion - or None."""
+    from airflow_mlops.runtime.ml.model_registry import CHAMPION
+
+    champion = rollout.registry.version(rollout.client, CHAMPION)
+    if champion is None or str(champion.version) == version:
+        return None
+    name = rollout.registry.model_name
+    theirs, ours = (rollout.client.get_model_version(name, v).tags.get("task", "classification") for v in (champion.version, version))
+    if theirs == ours:
+        return None
+    return (f"the champion (version {champion.version}) is a {theirs} model and version {version} a {ours} one: "
+            "no canary between them, promoted at once")
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.ml.model_registry import Registry
     from airflow_mlops.runtime.serving.rollout import Rollout, RolloutError
@@ -32,7 +49,10 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         version = str(ctx.spec.inputs["model_version"].properties["version"])
         if not blessing.get("blessed") or str(blessing.get("version")) != version:
             raise ComponentError(ErrorKind.CONFIG, f"deploy: version {version} has not passed infra validation")
-        if action == "canary":
+        changed = task_change(rollout, version) if action == "canary" else None
+        if changed:
+            result = rollout.promote(version, changed)
+        elif action == "canary":
             result = rollout.start_canary(version, params.weight, params.window_minutes)
         else:
             result = rollout.promote(version, params.reason or "promoted directly")

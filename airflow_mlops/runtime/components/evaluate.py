@@ -3,7 +3,9 @@
 Inputs: ``examples`` (Examples), ``model`` (Model). Parameters: :class:`EvaluateParams`
 (airflow_mlops/contract/params.py): the task, and per metric of the task value thresholds
 (``min``, ``max``) and a change threshold vs the registry's champion on the same rows
-(``max_drop``, or ``max_rise`` where lower is better). Settings: ``registry``.
+(``max_drop``, or ``max_rise`` where lower is better); none given: the task's default. The
+champion is scored with its own transform; one of another task or other classes is not
+compared. Settings: ``registry``.
 
 Outputs: ``evaluation`` (``metrics.json``, ``report.html``) and ``blessing`` (``blessing.json``:
 ``blessed`` with the reason of every check). A model that is not blessed is not registered; the
@@ -12,6 +14,7 @@ run still succeeds and says why.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from typing import Any
@@ -20,7 +23,14 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import EVALUATE
 from airflow_mlops.contract.params import EvaluateParams
-from airflow_mlops.contract.tasks import BINARY_CLASSIFICATION, CLASSIFICATION, METRICS, REGRESSION, metric
+from airflow_mlops.contract.tasks import (
+    BINARY_CLASSIFICATION,
+    CLASSIFICATION,
+    DEFAULT_THRESHOLDS,
+    METRICS,
+    REGRESSION,
+    metric,
+)
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 
@@ -254,7 +264,7 @@ def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, bles
 
 
 def load_champion(registry, client, log):
-    """(version, keras model) of the registry's champion, or None."""
+    """(version, keras model, the transform it was trained with) of the registry's champion, or None."""
     import mlflow
 
     from airflow_mlops.runtime.ml.model import load_model
@@ -269,16 +279,37 @@ def load_champion(registry, client, log):
     with tempfile.TemporaryDirectory(prefix="mlops-champion-") as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registry.model_name}/{version.version}", dst_path=tmp)
         log.info("champion: %s version %s", registry.model_name, version.version)
-        return str(version.version), load_model(f"{local}/model.keras")
+        with open(f"{local}/transform.json") as f:
+            return str(version.version), load_model(f"{local}/model.keras"), json.load(f)
 
 
 def load_candidate(model_ref) -> tuple[Any, dict[str, Any]]:
-    """The candidate keras model and the transform it was trained with."""
+    """The candidate keras model and the transform it was trained with. A model that does not
+    load is a model error (train loads it back once, so this is rare: a changed environment)."""
     from airflow_mlops.runtime.ml.model import load_model
 
     store = ArtifactStore()
     with store.local_dir(model_ref.uri) as local:
-        return load_model(f"{local}/model.keras"), store.read_json(f"file://{local}/transform.json")
+        try:
+            model = load_model(f"{local}/model.keras")
+        except (ImportError, TypeError, ValueError) as exc:
+            raise ComponentError(ErrorKind.MODEL, f"evaluate: the candidate model {model_ref.uri} does not load: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        return model, store.read_json(f"file://{local}/transform.json")
+
+
+def comparable(candidate: dict[str, Any], champion: dict[str, Any]) -> str | None:
+    """Why the champion cannot be compared with the candidate on the same rows (another task,
+    other classes); ``None`` when it can. The champion is scored with its own transform, so its
+    classes are read in its own order."""
+    from airflow_mlops.runtime.ml.features import task_of
+
+    if task_of(champion) != task_of(candidate):
+        return f"it is a {task_of(champion)} model, the candidate a {task_of(candidate)} one"
+    theirs, ours = champion["label"].get("classes"), candidate["label"].get("classes")
+    if theirs is not None and set(theirs) != set(ours or ()):
+        return f"it knows the classes {', '.join(theirs)}, the candidate {', '.join(ours or ())}"
+    return None
 
 
 def evaluate_champion(registry, client, test, transform: dict[str, Any], params: EvaluateParams, log) -> dict[str, Any] | None:
@@ -286,9 +317,13 @@ def evaluate_champion(registry, client, test, transform: dict[str, Any], params:
     loaded = load_champion(registry, client, log)
     if loaded is None:
         return None
-    version, champion_model = loaded
+    version, champion_model, champion_transform = loaded
+    why_not = comparable(transform, champion_transform)
+    if why_not:
+        log.warning("champion version %s is not compared: %s; the candidate is judged by the value thresholds", version, why_not)
+        return None
     try:
-        champion = {"version": version, **evaluate_model(champion_model, test, transform, params.label, list(params.slices))}
+        champion = {"version": version, **evaluate_model(champion_model, test, champion_transform, params.label, list(params.slices))}
     except OutputMismatch as exc:
         log.warning("champion version %s is not compared: %s", version, exc)
         return None
@@ -335,7 +370,8 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     registry = Registry.from_spec(ctx.spec)
     client = registry.client()
     champion = evaluate_champion(registry, client, test, transform, params, ctx.log)
-    blessing = bless(metrics, champion, {name: bounds.to_dict() for name, bounds in params.thresholds.items()}, params.task)
+    thresholds = {name: bounds.to_dict() for name, bounds in params.thresholds.items()} or DEFAULT_THRESHOLDS[params.task]
+    blessing = bless(metrics, champion, thresholds, params.task)
     log_blessing(blessing, ctx.log)
 
     report_uri = write_evaluation(ctx, metrics, champion, blessing)

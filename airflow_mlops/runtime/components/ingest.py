@@ -27,6 +27,7 @@ from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind
 from airflow_mlops.contract.components import INGEST
 from airflow_mlops.contract.params import IngestParams
+from airflow_mlops.contract.tasks import REGRESSION
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -156,7 +157,10 @@ def read_python_source(source: str):
     function, kwargs = python_function(source)
     try:
         result = function(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - whatever the user's function raises is a data problem
+    except (OSError, TimeoutError) as exc:  # a download that failed (sklearn's fetch_*): retried
+        raise ComponentError(ErrorKind.INFRASTRUCTURE, f"source {source}: the function could not reach its data: "
+                             f"{type(exc).__name__}: {exc}", {"source": source}) from None
+    except Exception as exc:  # noqa: BLE001 - whatever else the user's function raises is a data problem
         raise _data_error(f"source {source}: the function raised {type(exc).__name__}: {exc}",
                           source=source, reason=str(exc)) from None
     frame = result if isinstance(result, pd.DataFrame) else getattr(result, "frame", None)
@@ -323,22 +327,21 @@ def read_sources(params: IngestParams, ctx: ExecutionContext) -> tuple[list[str]
         traffic = labelled_traffic(ctx.spec.artifact_root, ctx.spec.pipeline, params.label)
         ctx.log.info("labelled production traffic (prediction log + feedback): %d rows", len(traffic))
         if len(traffic):
-            frames.append(typed_like(traffic, frames, params.label, ctx.log))
+            frames.append(numeric_labels(traffic, params.label, ctx.log) if params.task == REGRESSION else traffic)
     return files, frames
 
 
-def typed_like(traffic: Any, frames: list[Any], label: str, log) -> Any:
-    """Feedback labels arrive as text: where the sources' label is a number (a regression's
-    target), they become numbers too, and a label that is not one is dropped (and counted)."""
+def numeric_labels(traffic: Any, label: str, log) -> Any:
+    """A regression's feedback labels arrive as text: they join as numbers, and one that is not a
+    finite number is dropped (and counted)."""
+    import numpy as np
     import pandas as pd
 
-    if not frames or not all(pd.api.types.is_numeric_dtype(f[label]) for f in frames if label in f.columns):
-        return traffic
     values = pd.to_numeric(traffic[label], errors="coerce")
-    bad = int(values.isna().sum())
-    if bad:
-        log.warning("dropped %d labelled predictions whose label is not a number (the label %r is numeric in the data)", bad, label)
-    return traffic.assign(**{label: values})[values.notna()]
+    usable = np.isfinite(values.to_numpy(dtype="float64"))
+    if (~usable).any():
+        log.warning("dropped %d labelled predictions whose label is not a finite number", int((~usable).sum()))
+    return traffic.assign(**{label: values})[usable]
 
 
 def combine(frames: list[Any]) -> Any:

@@ -191,6 +191,27 @@ def _epoch_logger(log, epochs: int, on_epoch):
     return EpochLogger()
 
 
+class FrameworkFailure(Exception):
+    """What went wrong in our own callbacks (a checkpoint upload, the MLflow metrics) while the
+    module's fit ran: not the module's fault, re-raised as it was (an I/O error is retried).
+    The original rides on the instance: Keras re-raises with ``from None``."""
+
+    def __init__(self, original: Exception):
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original = original
+
+
+def _ours(function):
+    """``function`` with its exceptions wrapped in :class:`FrameworkFailure`."""
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            raise FrameworkFailure(exc) from exc
+
+    return call
+
+
 def training_callbacks(context: TrainingContext, backup_dir: str, on_epoch, on_checkpoint=None) -> list[Any]:
     """A checkpoint every epoch (resuming from ``backup_dir``; ``on_checkpoint()`` after each
     one is written), a stop on a NaN loss, the epoch log line and ``on_epoch(epoch, logs)``."""
@@ -198,9 +219,9 @@ def training_callbacks(context: TrainingContext, backup_dir: str, on_epoch, on_c
 
     return [
         keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
-        *([keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_checkpoint())] if on_checkpoint else []),
+        *([keras.callbacks.LambdaCallback(on_epoch_end=_ours(lambda epoch, logs: on_checkpoint()))] if on_checkpoint else []),
         keras.callbacks.TerminateOnNaN(),
-        _epoch_logger(context.log, context.epochs, on_epoch),
+        _epoch_logger(context.log, context.epochs, _ours(on_epoch)),
     ]
 
 
@@ -227,6 +248,10 @@ def fit(module: TrainingModule, model, data: TrainingData, context: TrainingCont
 
     try:
         history = (module.fit or default_fit)(model, data, context)
+    except FrameworkFailure as failure:
+        raise failure.original from None
+    except (OSError, MemoryError):
+        raise  # the machine's or the storage's trouble: retried
     except Exception as exc:
         raise module.failure("training failed", exc) from None
     history = getattr(history, "history", history)  # a keras History object is accepted too
@@ -266,8 +291,35 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     plt.close(fig)
 
 
+def save_and_reload(model, folder: str, module: TrainingModule, sample: dict[str, Any]) -> None:
+    """``model.keras`` and ``saved_model/`` in ``folder``; then ``model.keras`` loaded back the
+    way evaluation and the server load it, and checked to answer ``sample`` as the trained
+    model does. A model that cannot be saved, exported or loaded back (a layer of the module
+    without ``get_config``, say) is the module's error, found here and not after registration."""
+    import numpy as np
+
+    from airflow_mlops.runtime.ml.model import load_model
+
+    try:
+        model.save(f"{folder}/model.keras")
+        model.export(f"{folder}/saved_model")
+    except Exception as exc:
+        raise module.failure("the model cannot be saved", exc) from None
+    try:
+        loaded = load_model(f"{folder}/model.keras")
+        again, before = np.asarray(loaded(sample, training=False)), np.asarray(model(sample, training=False))
+    except Exception as exc:
+        raise module.failure("the saved model does not load back (register your own layers with "
+                             "keras.saving.register_keras_serializable and give them get_config)", exc) from None
+    if again.shape != before.shape or not np.allclose(again, before, rtol=1e-4, atol=1e-5, equal_nan=True):
+        raise module.error("the saved model, loaded back, predicts otherwise than the trained one "
+                           f"(largest difference {np.nanmax(np.abs(again - before)) if again.shape == before.shape else again.shape}); "
+                           "check get_config of your own layers")
+
+
 def export_model(
-    model, history: dict[str, list[float]], transform: dict[str, Any], uri: str, mlflow_run: TrainingRun, module: TrainingModule
+    model, history: dict[str, list[float]], transform: dict[str, Any], uri: str, mlflow_run: TrainingRun, module: TrainingModule,
+    sample: dict[str, Any],
 ) -> None:
     """Write the model (Keras and SavedModel), its transform, history and curves - and a module
     file's copy - to ``uri``; the curves also go to MLflow."""
@@ -277,8 +329,7 @@ def export_model(
         if module.bundled_source is not None:
             with open(f"{tmp}/{MODULE_FILE}", "w") as f:
                 f.write(module.bundled_source)
-        model.save(f"{tmp}/model.keras")
-        model.export(f"{tmp}/saved_model")
+        save_and_reload(model, tmp, module, sample)
         with open(f"{tmp}/history.json", "w") as f:
             json.dump(history, f, indent=2)
         with open(f"{tmp}/transform.json", "w") as f:
@@ -320,7 +371,8 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     with checkpoints(ctx.scratch_dir, ctx.log) as (backup_dir, resumed, on_checkpoint):
         context.callbacks = training_callbacks(context, backup_dir, mlflow_run.log_epoch, on_checkpoint)
         history = fit(module, model, data, context)
-    export_model(model, history, transform, ctx.output_uri("model"), mlflow_run, module)
+    sample = {name: values[:4] for name, values in data.x_train.items()}
+    export_model(model, history, transform, ctx.output_uri("model"), mlflow_run, module, sample)
     return model_result(ctx, history, transform, mlflow_run.run_id, resumed, context.gpus, module.name)
 
 

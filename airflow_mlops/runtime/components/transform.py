@@ -14,6 +14,7 @@ Settings: ``beam_pipeline_args``. Output: ``transform`` (Transform).
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -38,7 +39,8 @@ def analyze_chunk(columns: dict[str, list], features: dict[str, str], label: str
         values = columns.get(name, [])
         present = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
         if kind == "numeric":
-            numbers = [float(v) for v in present]
+            # infinities count as missing: one would make the mean infinite and the model NaN
+            numbers = [x for x in (float(v) for v in present) if math.isfinite(x)]
             n = len(numbers)
             mean = sum(numbers) / n if n else 0.0
             m2 = sum((x - mean) ** 2 for x in numbers)

@@ -133,10 +133,12 @@ class TrainingContext:
             return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
         return keras.layers.Dense(self.num_classes, activation="softmax", name="probabilities")(x)
 
-    def loss(self) -> str:
+    def loss(self, outputs: int = 1) -> str:
+        """The task's loss for a model with ``outputs`` output units (binary: 1 unit, the
+        positive class's probability; or 2, both probabilities)."""
         if self.task == REGRESSION:
             return "mean_squared_error"
-        return "binary_crossentropy" if self.task == BINARY_CLASSIFICATION else "sparse_categorical_crossentropy"
+        return "binary_crossentropy" if self.task == BINARY_CLASSIFICATION and outputs == 1 else "sparse_categorical_crossentropy"
 
     def metrics(self) -> list[Any]:
         if self.task == REGRESSION:
@@ -150,9 +152,11 @@ class TrainingContext:
         loss and metrics; returns the model."""
         import keras
 
+        shape = getattr(model, "output_shape", None)
+        outputs = shape[-1] if isinstance(shape, tuple) and shape and isinstance(shape[-1], int) else 1
         model.compile(
             optimizer=optimizer or keras.optimizers.Adam(learning_rate=self.learning_rate),
-            loss=self.loss(),
+            loss=self.loss(outputs),
             metrics=self.metrics(),
         )
         return model

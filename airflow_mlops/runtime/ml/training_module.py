@@ -88,6 +88,35 @@ def import_file(path: str, name: str | None = None) -> ModuleType:
     return module
 
 
+def registered_classes(module: ModuleType) -> dict[str, type]:
+    """The classes ``module`` registered with Keras (``register_keras_serializable``), by
+    registered name."""
+    import keras
+
+    found = {}
+    for value in vars(module).values():
+        if isinstance(value, type) and value.__module__ == module.__name__:
+            name = keras.saving.get_registered_name(value)
+            if ">" in name:  # a registered name is "<package>>Name"
+                found[name] = value
+    return found
+
+
+def _package_files(name: str) -> list[str]:
+    """The ``.py`` files of the top-level package of module ``name`` (one file for a plain module)."""
+    top = importlib.util.find_spec(name.split(".")[0])
+    if top is None:
+        return []
+    if top.submodule_search_locations:
+        return sorted(
+            os.path.join(root, file)
+            for folder in top.submodule_search_locations
+            for root, _, files in os.walk(folder)
+            for file in files if file.endswith(".py")
+        )
+    return [top.origin] if top.origin and os.path.isfile(top.origin) else []
+
+
 def source_of(reference: str | None, module_source: str | None) -> str:
     """The module's text without importing it (train's fingerprint)."""
     if module_source is not None:
@@ -100,8 +129,15 @@ def source_of(reference: str | None, module_source: str | None) -> str:
     if spec is None or spec.origin is None or not os.path.isfile(spec.origin):
         raise module_error(name, "is not importable in the runtime environment (install it in the runtime image, "
                                  "or give a .py file next to the pipeline YAML)")
-    with open(spec.origin) as f:
-        return f.read()
+    if reference is None:
+        with open(spec.origin) as f:
+            return f.read()
+    # An installed module may import the rest of its package: all of it counts.
+    parts = []
+    for path in _package_files(name):
+        with open(path) as f:
+            parts.append(f"# {os.path.relpath(path, os.path.dirname(spec.origin))}\n{f.read()}")
+    return "\n".join(parts)
 
 
 def load(reference: str | None, module_source: str | None) -> TrainingModule:
@@ -114,8 +150,9 @@ def load(reference: str | None, module_source: str | None) -> TrainingModule:
             folder = os.path.join(tempfile.gettempdir(), f"mlops-module-{hashlib.sha256(module_source.encode()).hexdigest()[:12]}")
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, os.path.basename(name))
-            with open(path, "w") as f:
+            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
                 f.write(module_source)
+            os.replace(f.name, path)  # whole, even with another train of the same text importing it
             module = import_file(path)
         else:
             module = importlib.import_module(name)

@@ -96,12 +96,12 @@ def test_feedback_labels_of_a_numeric_target_become_numbers(artifact_root, tmp_p
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [10.5, 20.0, 30.0, 40.0]}).to_csv(tmp_path / "data.csv", index=False)
     logger = PredictionLogger(predictions_uri(artifact_root, "penguin"))
     logger.log({"timestamp": "2026-11-22T10:00:00.000+00:00", "request_id": f"r{i}", "features": {"x": float(i)},
-                "prediction": 1.5 * i, "model_version": "1"} for i in range(3))
+                "prediction": 1.5 * i, "model_version": "1"} for i in range(4))
     logger.close()
-    ArtifactStore().write_text(feedback_uri(artifact_root, "penguin") + "/day1.csv", "request_id,label\nr0,12.5\nr1,n/a\nr2,7\n")
-    params = {"source": str(tmp_path / "data.csv"), "label": "y", "split": SPLIT, "include_feedback": True}
+    ArtifactStore().write_text(feedback_uri(artifact_root, "penguin") + "/day1.csv", "request_id,label\nr0,12.5\nr1,n/a\nr2,7\nr3,inf\n")
+    params = {"source": str(tmp_path / "data.csv"), "label": "y", "split": SPLIT, "include_feedback": True, "task": "regression"}
     record = run_component(COMPONENT, make_spec("ingest", artifact_root, params))
-    assert record.metrics["rows"] == 6  # r1's label is not a number
+    assert record.metrics["rows"] == 6  # r1's label is not a number, r3's not a finite one
     assert record.outputs["examples"].properties["columns"]["y"] == "float64"
     together = pd.concat([read_split(record.outputs["examples"].uri, name) for name in SPLIT])
     assert sorted(together["y"]) == [7.0, 10.5, 12.5, 20.0, 30.0, 40.0]

@@ -53,6 +53,10 @@ def not_a_frame():
 
 def broken():
     raise RuntimeError("the warehouse is closed")
+
+
+def offline():
+    raise ConnectionError("could not reach the download server")
 '''
 
 
@@ -172,6 +176,7 @@ def _error(artifact_root, source) -> ComponentError:
         ("NOT_CALLABLE", ErrorKind.CONFIG, "NOT_CALLABLE is not callable"),
         ("frame?colour=blue", ErrorKind.CONFIG, "does not take these arguments"),
         ("broken", ErrorKind.DATA, "the function raised RuntimeError: the warehouse is closed"),
+        ("offline", ErrorKind.INFRASTRUCTURE, "could not reach its data: ConnectionError: could not reach the download server"),
         ("not_a_frame", ErrorKind.DATA, "returned a list, not a pandas DataFrame"),
         ("empty", ErrorKind.DATA, "returned an empty DataFrame"),
         ("no_rows", ErrorKind.DATA, "returned an empty DataFrame (0 rows, 1 columns)"),

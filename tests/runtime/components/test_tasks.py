@@ -177,3 +177,66 @@ def test_a_metric_that_cannot_be_computed_is_not_passed():
     blessing = bless({"auc": None, "non_finite_predictions": 0}, None, {"auc": {"min": 0.8}}, "binary_classification")
     assert not blessing["blessed"]
     assert blessing["reasons"] == ["auc could not be computed on the test split (binary_classification task)"]
+
+
+def test_the_champion_is_scored_with_its_own_classes(gentoo):
+    """The positive class flips between champion and candidate: the champion is still scored in
+    its own class order (not as 1 - its probability), so the comparison is fair."""
+    pipeline, r = gentoo
+    client = pipeline.registry().client()
+    client.set_registered_model_alias("gentoo", "champion", r["register"].outputs["model_version"].properties["version"])
+    examples, schema = r["ingest"].outputs["examples"], r["validate"].outputs["schema"]
+    features = {"island": "categorical", "bill_length_mm": "numeric", "bill_depth_mm": "numeric", "flipper_length_mm": "numeric"}
+    flipped = pipeline.run("transform", {"features": features, "label": "gentoo", "task": "binary_classification",
+                                         "positive_class": "no"}, {"examples": examples, "schema": schema}, run_id="flip")
+    assert ArtifactStore().read_json(flipped.outputs["transform"].uri + "/transform.json")["label"]["classes"] == ["yes", "no"]
+    model = pipeline.run("train", {"label": "gentoo", "task": "binary_classification", "epochs": 10, "hidden_units": [8]},
+                         {"examples": examples, "transform": flipped.outputs["transform"]}, run_id="flip").outputs["model"]
+    evaluation = pipeline.run("evaluate", {"label": "gentoo", "task": "binary_classification", "thresholds": {}},
+                              {"examples": examples, "model": model}, run_id="flip")
+    m = evaluation.metrics
+    assert m["champion_auc"] >= 0.95 and m["champion_accuracy"] >= 0.9, m  # not inverted
+    assert m["champion_accuracy"] == r["evaluate"].metrics["accuracy"]
+    # no thresholds given: the task's default (auc) judged it
+    checks = {c["check"] for c in ArtifactStore().read_json(evaluation.outputs["blessing"].uri + "/blessing.json")["checks"]}
+    assert {"auc.min", "auc.max_drop", "finite_predictions"} == checks
+
+
+def test_a_two_unit_binary_model_trains_with_the_built_in_compile(gentoo):
+    pipeline, r = gentoo
+    source = ("import keras\n"
+              "def build_model(context):\n"
+              "    inputs = context.inputs()\n"
+              "    x = keras.layers.Dense(8, activation='relu')(context.preprocess(inputs))\n"
+              "    return keras.Model(inputs, keras.layers.Dense(2, activation='softmax')(x))\n")
+    inputs = {"examples": r["ingest"].outputs["examples"], "transform": r["transform"].outputs["transform"]}
+    model = pipeline.run("train", {"label": "gentoo", "task": "binary_classification", "epochs": 10, "module": "two.py",
+                                   "module_source": source}, inputs, run_id="two").outputs["model"]
+    evaluation = pipeline.run("evaluate", {"label": "gentoo", "task": "binary_classification", "thresholds": {"auc": {"min": 0.95}}},
+                              {"examples": r["ingest"].outputs["examples"], "model": model}, run_id="two")
+    assert evaluation.metrics["auc"] >= 0.95
+
+
+def test_a_champion_of_another_task_is_not_compared_and_the_new_model_is_promoted_at_once(diabetes, gentoo):
+    """The pipeline's task changed: evaluation judges by value thresholds only, and deploy
+    promotes instead of starting a canary the server could not serve."""
+    from airflow_mlops.runtime.components.deploy import task_change
+    from airflow_mlops.runtime.components.evaluate import comparable
+    from airflow_mlops.runtime.serving.rollout import Rollout
+
+    pipeline, r = diabetes
+    regression = ArtifactStore().read_json(r["transform"].outputs["transform"].uri + "/transform.json")
+    binary = ArtifactStore().read_json(gentoo[1]["transform"].outputs["transform"].uri + "/transform.json")
+    assert comparable(regression, binary) == "it is a binary_classification model, the candidate a regression one"
+    assert comparable(binary, {**binary, "label": {**binary["label"], "classes": ["no", "maybe"]}}).startswith("it knows the classes")
+    assert comparable(binary, binary) is None
+
+    client = pipeline.registry().client()
+    first = r["register"].outputs["model_version"].properties["version"]
+    client.set_registered_model_alias("diabetes", "champion", first)
+    other = client.create_model_version("diabetes", source=r["train"].outputs["model"].uri, tags={"task": "binary_classification"})
+    rollout = Rollout(pipeline.registry(), pipeline.root, "diabetes", "test")
+    assert task_change(rollout, str(first)) is None
+    reason = task_change(rollout, str(other.version))
+    assert reason == (f"the champion (version {first}) is a regression model and version {other.version} a "
+                      "binary_classification one: no canary between them, promoted at once")

@@ -94,6 +94,21 @@ BROKEN = {
         "def fit(model, data, context):\n"
         "    raise RuntimeError('out of ideas')\n",
         "training failed: RuntimeError: out of ideas", "(at broken.py line 3)"),
+    "layer_config_mismatch": (
+        "import keras\n"
+        "@keras.saving.register_keras_serializable(package='broken')\n"
+        "class Scale(keras.layers.Layer):\n"
+        "    def __init__(self, factor, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.factor = factor\n"
+        "    def call(self, x):\n"
+        "        return x * self.factor\n"
+        "    def get_config(self):\n"
+        "        return {**super().get_config(), 'scale_factor': self.factor}  # not what __init__ takes\n"
+        "def build_model(context):\n"
+        "    inputs = context.inputs()\n"
+        "    return keras.Model(inputs, context.head(Scale(2.0)(context.preprocess(inputs))))\n",
+        "the saved model does not load back", "get_config"),
     "fit_returns_nothing": (
         "from airflow_mlops.runtime.ml.mlp import build_model\n"
         "def fit(model, data, context):\n"
@@ -110,6 +125,19 @@ def test_a_broken_module_is_a_model_error_naming_it(pipeline, first_run, case):
     assert failed.value.kind is ErrorKind.MODEL and not failed.value.kind.retryable
     assert failed.value.message.startswith("training module broken.py: "), failed.value.message
     assert message in failed.value.message and detail in failed.value.message, failed.value.message
+
+
+def test_a_failure_of_our_own_callbacks_is_not_blamed_on_the_module(pipeline, first_run, monkeypatch):
+    """An MLflow or storage hiccup while the module's fit runs stays what it is (retried as an
+    infrastructure error by the command line), not a model error."""
+    from airflow_mlops.runtime.components import train as train_component
+
+    def unreachable(self, epoch, logs):
+        raise ConnectionError("MLflow did not answer")
+
+    monkeypatch.setattr(train_component.TrainingRun, "log_epoch", unreachable)
+    with pytest.raises(ConnectionError, match="MLflow did not answer"):
+        train(pipeline, first_run, train_params(epochs=2), run_id="mlflow-down")
 
 
 def test_through_the_command_line_it_is_rejected_with_a_model_error_report(pipeline, first_run):
@@ -152,6 +180,9 @@ def test_an_installed_module_is_fingerprinted_by_its_source(tmp_path, monkeypatc
     before = module_fingerprint(spec)
     assert module_fingerprint(spec) == before
     (package / "penguin.py").write_text("from airflow_mlops.runtime.ml.mlp import build_model  # v2\n")
-    assert module_fingerprint(spec) != before
+    second = module_fingerprint(spec)
+    assert second != before
+    (package / "layers.py").write_text("# a module the model module may import\n")
+    assert module_fingerprint(spec) != second
     builtin = type("Spec", (), {"params": {}})()
     assert module_fingerprint(builtin) not in (before, module_fingerprint(spec))

@@ -44,3 +44,11 @@ def test_a_single_class_label_is_a_data_error():
     with pytest.raises(ComponentError, match="need 2 or more"):
         finalize(merge([analyze_chunk(rows, FEATURES, "label")]), FEATURES, "label")
 
+
+
+def test_infinite_numbers_count_as_missing():
+    """One infinite value would make the mean infinite and every prediction NaN."""
+    columns = {"x": [1.0, float("inf"), 3.0, float("-inf"), None], "y": [1.0, 2.0, 3.0, 4.0, float("inf")]}
+    out = finalize(merge([analyze_chunk(columns, {"x": "numeric"}, "y", "numeric")]), {"x": "numeric"}, "y", "regression")
+    assert (out["features"]["x"]["mean"], out["features"]["x"]["missing"]) == (2.0, 3)
+    assert (out["label"]["mean"], out["label"]["count"], out["label"]["max"]) == (2.5, 4, 4.0)

@@ -107,3 +107,43 @@ def test_column_names_keras_refuses_as_layer_names(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
     swapped = {"x": x["x"], "od280/od315": x["od280/od315"], "colour (hue)": x["colour (hue)"]}
     np.testing.assert_allclose(np.asarray(loaded(swapped)), np.asarray(model(x)), atol=1e-6)
+
+
+SCALE_MODULE = """
+import keras
+
+
+@keras.saving.register_keras_serializable(package="versions")
+class Scale(keras.layers.Layer):
+    def call(self, x):
+        return x * FACTOR
+
+
+def build(features):
+    inputs = {name: keras.Input(shape=(1,), name=name) for name in features}
+    return keras.Model(inputs, Scale()(keras.layers.Concatenate()(list(inputs.values()))))
+"""
+
+
+def test_each_version_loads_with_its_own_module(tmp_path):
+    """Two versions whose module files register a layer under the same name: after loading the
+    second, the first loads again with its own class (a rollback must not run v2's code)."""
+    import importlib.util
+
+    from airflow_mlops.runtime.ml.model import MODULE_FILE, load_model
+
+    folders = {}
+    for factor in (1.0, 3.0):
+        folder = tmp_path / f"v{factor:g}"
+        folder.mkdir()
+        (folder / MODULE_FILE).write_text(SCALE_MODULE.replace("FACTOR", str(factor)))
+        spec = importlib.util.spec_from_file_location(f"scale_{factor:g}", folder / MODULE_FILE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.build(["a"]).save(folder / "model.keras")
+        folders[factor] = folder
+    x = {"a": np.array([[2.0]], dtype="float32")}
+    first = float(np.asarray(load_model(str(folders[1.0] / "model.keras"))(x))[0, 0])
+    second = float(np.asarray(load_model(str(folders[3.0] / "model.keras"))(x))[0, 0])
+    again = float(np.asarray(load_model(str(folders[1.0] / "model.keras"))(x))[0, 0])
+    assert (first, second, again) == (2.0, 6.0, 2.0)
