@@ -16,4 +16,4 @@ def test_the_tutorial_config_and_dag_file_load(readme_tutorial):
     bag = dag_bag(files["dag"].parent)
     assert bag.import_errors == {} and list(bag.dag_ids) == ["wine_training"]
     train = bag.dags["wine_training"].get_task("train")
-    assert train.component_params["module"] == "model.py" and "def build_model(context)" in train.component_params["module_source"]
+    assert train.component_params["module"] == "model.py" and train.module_source == files["module"].read_text()
