@@ -186,13 +186,17 @@ def main() -> int:
             counts[f"version {answer['model_version']} ({answer['model_role']})"] += 1
         for who, n in sorted(counts.items()):
             print(f"   {who:<26} {n:>4} answers")
-        decision = run_dag(f"{config.name}_promotion", now.isoformat(), logs, root, config.name, conf={"force": True},
-                           steps=("canary_analysis",))
-        if not decision:
-            return 1
-        time.sleep(wait)
-        step("after the decision, the same rows")
-        send(url, samples)
+        promotion = f"{config.name}_promotion"
+        if not (Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{promotion}.py").exists():
+            print(f"\n   no dags/{promotion}.py: the canary runs until you add it (promotion_dag, see the README tutorial)")
+        else:
+            decision = run_dag(promotion, now.isoformat(), logs, root, config.name, conf={"force": True},
+                               steps=("canary_analysis",))
+            if not decision:
+                return 1
+            time.sleep(wait)
+            step("after the decision, the same rows")
+            send(url, samples)
     else:
         print(f"\n   no canary this time ({deployed.get('action', 'not deployed')}); `make clean && make demo` starts afresh")
 
