@@ -153,6 +153,10 @@ class EvaluateOptions(Record):
         doc="what blesses a model, per metric: {min, max, max_drop or max_rise}; empty: the task's default "
         "(accuracy {min: 0.8, max_drop: 0.02}; binary: auc {min: 0.7, max_drop: 0.02}; regression: r2 {min: 0, max_drop: 0.02})",
         factory=dict)
+    backtest: dict[str, MetricThreshold] = option(
+        doc="the candidate on the champion's test split against the champion there, per metric (change thresholds); "
+        "empty: the task's default (accuracy or auc {max_drop: 0.05}; regression: r2 {max_drop: 0.1})",
+        factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -59,6 +59,15 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     REGRESSION: {"r2": {"min": 0.0, "max_drop": 0.02}},
 }
 
+#: The backtest's default: the candidate on the champion's test split may be at most this much
+#: worse than the champion there (a model trained on corrupted but self-consistent data looks
+#: fine on its own test split, not on the champion's).
+DEFAULT_BACKTEST: dict[str, dict[str, dict[str, float]]] = {
+    CLASSIFICATION: {"accuracy": {"max_drop": 0.05}},
+    BINARY_CLASSIFICATION: {"auc": {"max_drop": 0.05}},
+    REGRESSION: {"r2": {"max_drop": 0.1}},
+}
+
 #: The metric monitoring and the canary analysis compute on labelled predictions.
 ONLINE_METRIC = {CLASSIFICATION: "accuracy", BINARY_CLASSIFICATION: "accuracy", REGRESSION: "mae"}
 

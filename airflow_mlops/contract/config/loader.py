@@ -93,8 +93,9 @@ def _cross_checks(config: PipelineConfig, problems: list[str]) -> None:
     for path, listed in (("evaluation.slices", config.evaluation.slices),
                          ("monitoring.must_not_drift", config.monitoring.must_not_drift)):
         problems += [f"{path}: {name!r} is not one of the features" for name in listed if names and name not in names]
-    thresholds = {name: bounds.to_dict() for name, bounds in config.evaluation.thresholds.items()}
-    problems += [f"evaluation.thresholds.{p}" for p in threshold_problems(config.task, thresholds)]
+    for key in ("thresholds", "backtest"):
+        given = {name: bounds.to_dict() for name, bounds in getattr(config.evaluation, key).items()}
+        problems += [f"evaluation.{key}.{p}" for p in threshold_problems(config.task, given)]
     if config.settings.positive_class is not None and config.task != BINARY_CLASSIFICATION:
         problems.append(f"positive_class: only for task: {BINARY_CLASSIFICATION} (task is {config.task})")
     _module_checks(config, problems)

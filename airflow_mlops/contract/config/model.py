@@ -26,7 +26,7 @@ from airflow_mlops.contract.params import (
     TrainOptions,
     ValidateOptions,
 )
-from airflow_mlops.contract.tasks import DEFAULT_THRESHOLDS
+from airflow_mlops.contract.tasks import DEFAULT_BACKTEST, DEFAULT_THRESHOLDS
 from airflow_mlops.contract.typed import Record, option
 
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
@@ -192,6 +192,12 @@ class PipelineConfig:
         """``evaluation.thresholds``, or the task's default when none are given."""
         given = {name: bounds.to_dict() for name, bounds in self.evaluation.thresholds.items()}
         return given or {name: dict(bounds) for name, bounds in DEFAULT_THRESHOLDS[self.task].items()}
+
+    @property
+    def evaluation_backtest(self) -> dict[str, dict[str, float]]:
+        """``evaluation.backtest``, or the task's default when none is given."""
+        given = {name: bounds.to_dict() for name, bounds in self.evaluation.backtest.items()}
+        return given or {name: dict(bounds) for name, bounds in DEFAULT_BACKTEST[self.task].items()}
 
     @property
     def training_module_path(self) -> Path | None:

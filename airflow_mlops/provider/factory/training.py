@@ -191,6 +191,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             component_params=EvaluateParams(
                 slices=config.evaluation.slices, label=config.label, task=config.task,
                 thresholds={name: MetricThreshold.from_dict(bounds) for name, bounds in config.evaluation_thresholds.items()},
+                backtest={name: MetricThreshold.from_dict(bounds) for name, bounds in config.evaluation_backtest.items()},
             ),
             doc_md="Test-split metrics, per-slice metrics, thresholds and the comparison with the champion: the blessing.",
             **common,

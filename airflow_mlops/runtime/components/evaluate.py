@@ -5,7 +5,10 @@ Inputs: ``examples`` (Examples), ``model`` (Model). Parameters: :class:`Evaluate
 (``min``, ``max``) and a change threshold vs the registry's champion on the same rows
 (``max_drop``, or ``max_rise`` where lower is better); none given: the task's default. The
 champion is scored with its own transform; one of another task or other classes is not
-compared. Settings: ``registry``.
+compared. The backtest scores the candidate and the champion also on the champion's own test
+split (its ``examples_uri`` lineage tag) with ``backtest``'s change thresholds: a model trained
+on corrupted but self-consistent data looks fine on its own test split, not there. Settings:
+``registry``.
 
 Outputs: ``evaluation`` (``metrics.json``, ``report.html``) and ``blessing`` (``blessing.json``:
 ``blessed`` with the reason of every check). A model that is not blessed is not registered; the
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -26,6 +30,7 @@ from airflow_mlops.contract.params import EvaluateParams
 from airflow_mlops.contract.tasks import (
     BINARY_CLASSIFICATION,
     CLASSIFICATION,
+    DEFAULT_BACKTEST,
     DEFAULT_THRESHOLDS,
     METRICS,
     REGRESSION,
@@ -208,10 +213,11 @@ def threshold_checks(task: str, metrics: dict[str, Any], champion: dict[str, Any
 
 
 def bless(metrics: dict[str, Any], champion: dict[str, Any] | None, thresholds: dict[str, dict[str, float]],
-          task: str = CLASSIFICATION) -> dict[str, Any]:
-    """The blessing: every check with its figures; blessed only if all pass."""
+          task: str = CLASSIFICATION, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The blessing: every check (``extra``: the backtest's) with its figures; blessed only if all pass."""
     checks = [
         *threshold_checks(task, metrics, champion, thresholds),
+        *(extra or []),
         _check("finite_predictions", metrics["non_finite_predictions"] == 0, f"{metrics['non_finite_predictions']} NaN/infinite predictions"),
     ]
     blessed = all(c["passed"] for c in checks)
@@ -232,7 +238,8 @@ def describe(metrics: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in headline(metrics).items() if v is not None)
 
 
-def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any]) -> str:
+def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any],
+                  back: dict[str, Any] | None = None) -> str:
     verdict = "blessed" if blessing["blessed"] else "not blessed"
     theirs = headline(champion) if champion else {}
     sections = [
@@ -245,6 +252,12 @@ def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, bles
              ("rows", metrics["rows"], champion["rows"] if champion else "-")],
         ),
     ]
+    if back is not None:
+        sections.append(
+            f"<h2>Backtest: on champion version {reports.esc(back['version'])}'s test split ({back['rows']} rows)</h2>"
+            + reports.table(["metric", "candidate", "champion"],
+                            [(n, "-" if v is None else v, "-" if back["champion"].get(n) is None else back["champion"][n])
+                             for n, v in back["candidate"].items()]))
     if "per_class" in metrics:
         sections += [
             "<h2>Per class</h2>" + reports.table(
@@ -263,8 +276,19 @@ def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, bles
     return reports.page("Model evaluation", sections)
 
 
-def load_champion(registry, client, log):
-    """(version, keras model, the transform it was trained with) of the registry's champion, or None."""
+@dataclass(frozen=True)
+class Champion:
+    """The registry's champion, loaded: its model, the transform it was trained with, and the
+    examples it was trained and tested on (its lineage tag)."""
+
+    version: str
+    model: Any
+    transform: dict[str, Any]
+    examples_uri: str | None
+
+
+def load_champion(registry, client, log) -> Champion | None:
+    """The registry's champion, or None."""
     import mlflow
 
     from airflow_mlops.runtime.ml.model import load_model
@@ -280,7 +304,8 @@ def load_champion(registry, client, log):
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registry.model_name}/{version.version}", dst_path=tmp)
         log.info("champion: %s version %s", registry.model_name, version.version)
         with open(f"{local}/transform.json") as f:
-            return str(version.version), load_model(f"{local}/model.keras"), json.load(f)
+            return Champion(str(version.version), load_model(f"{local}/model.keras"), json.load(f),
+                            (version.tags or {}).get("examples_uri"))
 
 
 def load_candidate(model_ref) -> tuple[Any, dict[str, Any]]:
@@ -312,23 +337,65 @@ def comparable(candidate: dict[str, Any], champion: dict[str, Any]) -> str | Non
     return None
 
 
-def evaluate_champion(registry, client, test, transform: dict[str, Any], params: EvaluateParams, log) -> dict[str, Any] | None:
-    """The champion's metrics on the same rows, with its version; ``None`` without a champion."""
-    loaded = load_champion(registry, client, log)
-    if loaded is None:
+def evaluate_champion(champion: Champion | None, test, transform: dict[str, Any], params: EvaluateParams, log) -> dict[str, Any] | None:
+    """The champion's metrics on the same rows, with its version; ``None`` without a champion,
+    or with one that cannot be compared (another task, other classes)."""
+    if champion is None:
         return None
-    version, champion_model, champion_transform = loaded
-    why_not = comparable(transform, champion_transform)
+    why_not = comparable(transform, champion.transform)
     if why_not:
-        log.warning("champion version %s is not compared: %s; the candidate is judged by the value thresholds", version, why_not)
+        log.warning("champion version %s is not compared: %s; the candidate is judged by the value thresholds", champion.version, why_not)
         return None
     try:
-        champion = {"version": version, **evaluate_model(champion_model, test, champion_transform, params.label, list(params.slices))}
+        figures = {"version": champion.version, **evaluate_model(champion.model, test, champion.transform, params.label, list(params.slices))}
     except OutputMismatch as exc:
-        log.warning("champion version %s is not compared: %s", version, exc)
+        log.warning("champion version %s is not compared: %s", champion.version, exc)
         return None
-    log.info("champion version %s on the same rows: %s", version, describe(champion))
-    return champion
+    log.info("champion version %s on the same rows: %s", champion.version, describe(figures))
+    return figures
+
+
+def backtest(champion: Champion | None, model, transform: dict[str, Any], examples_uri: str, params: EvaluateParams,
+             log) -> dict[str, Any] | None:
+    """The candidate and the champion on the champion's own test split: ``{"examples_uri",
+    "rows", "candidate", "champion"}``, or None when there is nothing to backtest on (no
+    comparable champion, the same split, a split no longer readable)."""
+    if champion is None or comparable(transform, champion.transform) or not champion.examples_uri:
+        return None
+    if champion.examples_uri == examples_uri:
+        log.info("backtest: the champion was tested on the same split; nothing more to learn")
+        return None
+    store = ArtifactStore()
+    split = f"{champion.examples_uri}/test.parquet"
+    try:
+        import pandas as pd
+
+        with store.open(split) as f:
+            theirs = pd.read_parquet(f)
+    except (OSError, ValueError) as exc:
+        log.warning("backtest skipped: the champion's test split %s cannot be read (%s)", split, exc)
+        return None
+    try:
+        candidate = evaluate_model(model, theirs, transform, params.label, [])
+        reference = evaluate_model(champion.model, theirs, champion.transform, params.label, [])
+    except (OutputMismatch, ComponentError) as exc:
+        log.warning("backtest skipped: %s", exc)
+        return None
+    result = {"examples_uri": champion.examples_uri, "rows": candidate["rows"], "version": champion.version,
+              "candidate": headline(candidate), "champion": headline(reference)}
+    log.info("backtest on champion version %s's test split (%d rows): candidate %s; champion %s", champion.version,
+             candidate["rows"], describe(candidate), describe(reference))
+    return result
+
+
+def backtest_checks(task: str, result: dict[str, Any] | None, thresholds: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """The backtest's change thresholds as checks named ``backtest.<metric>.<key>``."""
+    if result is None:
+        return []
+    champion = {**result["champion"], "version": result["version"]}
+    checks = threshold_checks(task, result["candidate"], champion, thresholds)
+    return [{**c, "check": f"backtest.{c['check']}", "reason": f"on the champion's test split ({result['rows']} rows): {c['reason']}"}
+            for c in checks]
 
 
 def log_blessing(blessing: dict[str, Any], log) -> None:
@@ -337,12 +404,13 @@ def log_blessing(blessing: dict[str, Any], log) -> None:
     log.info("blessing: %s", "BLESSED" if blessing["blessed"] else "NOT BLESSED: " + "; ".join(blessing["reasons"]))
 
 
-def write_evaluation(ctx: ExecutionContext, metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any]) -> str:
+def write_evaluation(ctx: ExecutionContext, metrics: dict[str, Any], champion: dict[str, Any] | None, blessing: dict[str, Any],
+                     back: dict[str, Any] | None = None) -> str:
     """``metrics.json``, ``report.html`` and ``blessing.json``; the report's URI."""
     store = ArtifactStore()
     report_uri = ctx.output_uri("evaluation", "report.html")
-    store.write_json(ctx.output_uri("evaluation", "metrics.json"), {"candidate": metrics, "champion": champion})
-    store.write_text(report_uri, render_report(metrics, champion, blessing))
+    store.write_json(ctx.output_uri("evaluation", "metrics.json"), {"candidate": metrics, "champion": champion, "backtest": back})
+    store.write_text(report_uri, render_report(metrics, champion, blessing, back))
     store.write_json(ctx.output_uri("blessing", "blessing.json"), blessing)
     return report_uri
 
@@ -369,12 +437,15 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     registry = Registry.from_spec(ctx.spec)
     client = registry.client()
-    champion = evaluate_champion(registry, client, test, transform, params, ctx.log)
+    loaded = load_champion(registry, client, ctx.log)
+    champion = evaluate_champion(loaded, test, transform, params, ctx.log)
+    back = backtest(loaded, model, transform, ctx.spec.inputs["examples"].uri, params, ctx.log)
     thresholds = {name: bounds.to_dict() for name, bounds in params.thresholds.items()} or DEFAULT_THRESHOLDS[params.task]
-    blessing = bless(metrics, champion, thresholds, params.task)
+    back_thresholds = {name: bounds.to_dict() for name, bounds in params.backtest.items()} or DEFAULT_BACKTEST[params.task]
+    blessing = bless(metrics, champion, thresholds, params.task, backtest_checks(params.task, back, back_thresholds))
     log_blessing(blessing, ctx.log)
 
-    report_uri = write_evaluation(ctx, metrics, champion, blessing)
+    report_uri = write_evaluation(ctx, metrics, champion, blessing, back)
     log_to_mlflow(registry, client, ctx.spec, metrics, blessing)
     return evaluation_result(ctx, metrics, champion, blessing, report_uri)
 

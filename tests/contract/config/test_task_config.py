@@ -94,3 +94,13 @@ def test_an_importable_module_name_travels_as_a_name(tmp_path):
 ])
 def test_module_mistakes(tmp_path, module, problem):
     assert _problems(tmp_path, f"training: {{module: {module}}}\n") == [problem.format(root=tmp_path)]
+
+
+def test_the_backtest_defaults_per_task_and_is_checked_like_thresholds(tmp_path):
+    from airflow_mlops.contract.tasks import DEFAULT_BACKTEST
+
+    assert _load(tmp_path, "task: regression\n").evaluation_backtest == DEFAULT_BACKTEST["regression"] == {"r2": {"max_drop": 0.1}}
+    config = _load(tmp_path, "evaluation: {backtest: {log_loss: {max_rise: 0.2}}}\n")
+    assert config.evaluation_backtest == {"log_loss": {"max_rise": 0.2}}
+    assert _problems(tmp_path, "evaluation: {backtest: {accuracy: {max_rise: 0.1}}}\n") == [
+        "evaluation.backtest.accuracy.max_rise: higher accuracy is better; its change threshold is max_drop"]

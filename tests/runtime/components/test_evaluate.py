@@ -72,3 +72,37 @@ def test_a_model_below_threshold_is_not_blessed_and_not_registered(pipeline, fir
     with pytest.raises(ComponentError) as err:
         pipeline.register({**first_run, "evaluate": strict})
     assert err.value.kind is ErrorKind.CONFIG and "not blessed" in err.value.message
+
+
+def test_the_backtest_rejects_a_model_of_corrupted_but_self_consistent_data(pipeline, first_run, penguins_csv, tmp_path):
+    """Two measurements exchanged in every row: the candidate looks perfect on its own test
+    split, and the champion does badly there; on the champion's test split the candidate fails."""
+    import pandas as pd
+
+    from pipeline_helpers import FEATURES, LABEL
+
+    assert first_run["deploy"].metrics["champion"] == "1"
+    frame = pd.read_csv(penguins_csv)
+    frame[["bill_length_mm", "flipper_length_mm"]] = frame[["flipper_length_mm", "bill_length_mm"]].to_numpy()
+    frame.to_csv(tmp_path / "swapped.csv", index=False)
+    examples = pipeline.ingest(str(tmp_path / "swapped.csv"), run_id="swapped").outputs["examples"]
+    transform = pipeline.run("transform", {"features": FEATURES, "label": LABEL},
+                             {"examples": examples, "schema": first_run["validate"].outputs["schema"]}, run_id="swapped")
+    model = pipeline.train(examples, transform.outputs["transform"], epochs=20, run_id="swapped").outputs["model"]
+    evaluation = pipeline.evaluate(examples, model, run_id="swapped")
+    m = evaluation.metrics
+    assert m["accuracy"] >= 0.95 and m["champion_accuracy"] < 0.6, m  # fine on its own split
+    blessing = ArtifactStore().read_json(evaluation.outputs["blessing"].uri + "/blessing.json")
+    back = next(c for c in blessing["checks"] if c["check"] == "backtest.accuracy.max_drop")
+    assert not back["passed"] and not blessing["blessed"]
+    assert back["reason"].startswith(f"on the champion's test split ({first_run['ingest'].metrics['rows_test']} rows): test accuracy")
+    saved = ArtifactStore().read_json(evaluation.outputs["evaluation"].uri + "/metrics.json")["backtest"]
+    assert saved["version"] == "1" and saved["candidate"]["accuracy"] < saved["champion"]["accuracy"] - 0.05
+    assert "Backtest: on champion version 1" in ArtifactStore().read_text(evaluation.outputs["evaluation"].uri + "/report.html")
+
+
+def test_no_backtest_when_the_champion_was_tested_on_the_same_split(pipeline, first_run):
+    again = pipeline.evaluate(first_run["ingest"].outputs["examples"], first_run["train"].outputs["model"], run_id="same-split")
+    checks = ArtifactStore().read_json(again.outputs["blessing"].uri + "/blessing.json")["checks"]
+    assert not [c for c in checks if c["check"].startswith("backtest.")]
+    assert ArtifactStore().read_json(again.outputs["evaluation"].uri + "/metrics.json")["backtest"] is None
