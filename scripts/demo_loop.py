@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import signal
@@ -155,9 +156,13 @@ def deployment(root: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def run_monitoring(env: dict, root: str, label: str) -> dict:
+def run_monitoring(env: dict, root: str, label: str, since: float) -> dict:
+    """A monitoring run over this phase's own traffic: the window reaches back to ``since`` (a
+    ``time.time()``), in whole minutes, so that earlier traffic - `make demo`'s, say - does not
+    count. Whatever ran before, the loop sees what it sent."""
+    window = max(1, math.ceil((time.time() - since) / 60))
     known = {r["run_id"] for r in runs("penguin_monitoring", env)}
-    airflow("dags", "trigger", "penguin_monitoring", env=env)
+    airflow("dags", "trigger", "penguin_monitoring", "-c", json.dumps({"window_minutes": window}), env=env)
     run = wait_for_new_run("penguin_monitoring", env, known)
     state = wait_until_done("penguin_monitoring", run["run_id"], env)
     verdict = latest_verdict(root)
@@ -247,14 +252,16 @@ def main() -> int:
             event(f"penguin_training {run['run_id']}: {state}")
             known.add(run["run_id"])
 
+        started = time.time()
         normal = send_traffic(url, root, "normal", 240, shift=False)
         event(f"sent 240 normal requests (champion accuracy {normal['accuracy']:.0%} once labels arrived)")
-        run_monitoring(env, root, "normal traffic")
+        run_monitoring(env, root, "normal traffic", started)
 
+        started = time.time()
         drifted = send_traffic(url, root, "drifted", 300, shift=True)
         event(f"sent 300 drifted requests: body mass +1800 g, bill length x1.35 (champion accuracy {drifted['accuracy']:.0%})")
         known = {r["run_id"] for r in runs("penguin_training", env)}
-        verdict = run_monitoring(env, root, "drifted traffic")
+        verdict = run_monitoring(env, root, "drifted traffic", started)
         if verdict.get("status") != "alert":
             event("monitoring raised no alert: the loop stops here")
             return 1
