@@ -93,6 +93,9 @@ class DriftThresholds(Record):
 class ValidateOptions(Record):
     max_missing_fraction: float = option(
         0.1, "when inferring a schema, a feature may be missing in at most this share of the rows", ge=0, le=1)
+    range_margin: float = option(
+        0.5, "when inferring a schema, numeric ranges are the training split's min..max widened by this share of its "
+        "width on each side (not below 0 for data that has no negative values)", ge=0)
     drift: DriftThresholds = option(doc="drift thresholds against the champion's training data", factory=DriftThresholds)
 
 

@@ -7,7 +7,9 @@ Outputs: ``statistics`` (``<split>.stats`` + ``statistics.html``), ``schema`` (t
 with drift thresholds), ``anomalies`` (``anomalies.json``, ``anomalies.txt``, ``report.html``).
 
 Schema anomalies reject the data (a ``data`` error naming each column and problem): nothing
-downstream runs and no model is trained. Drift is recorded, and rejects the data when
+downstream runs and no model is trained. Values outside a numeric range of the schema are one
+such anomaly, with the rows outside per split and a few of the values, read from the split's
+Parquet file. Drift is recorded, and rejects the data when
 ``on_drift`` is ``fail``. The TFDV work itself is in :mod:`airflow_mlops.runtime.ml.data_validation`.
 """
 
@@ -26,13 +28,18 @@ from airflow_mlops.runtime.ml import reports
 from airflow_mlops.runtime.ml.data_validation import (
     Anomaly,
     Drift,
+    OutOfRange,
     drift,
     generate_statistics,
     infer_schema,
     load_statistics,
+    outside_range,
+    range_anomaly,
+    range_violations,
     read_schema,
     rejection_message,
     schema_anomalies,
+    schema_ranges,
     with_drift_thresholds,
     write_schema,
 )
@@ -82,11 +89,28 @@ def curated_or_inferred_schema(params: ValidateParams, train_stats, log) -> tupl
     schema_uri = params.schema_uri
     if ArtifactStore().exists(schema_uri):
         return read_schema(schema_uri), f"curated schema {schema_uri}"
-    schema = infer_schema(train_stats, params.label, params.max_missing_fraction)
+    schema = infer_schema(train_stats, params.label, params.max_missing_fraction, params.range_margin, params.features)
     write_schema(schema, schema_uri)
     schema_note = f"no schema at {schema_uri}: inferred from the training split and written there; review and commit it"
     log.warning(schema_note)
     return schema, schema_note
+
+
+def range_anomalies(examples, stats: dict[str, Any], schema) -> list[Anomaly]:
+    """Values outside the schema's numeric ranges: the statistics say which splits and columns
+    to look at; only those columns of those splits are read, to count the rows and take examples."""
+    import pyarrow.parquet as pq
+
+    ranges = schema_ranges(schema)
+    found: dict[str, dict[str, OutOfRange]] = {}
+    for split, columns in sorted(range_violations(stats, schema).items()):
+        with ArtifactStore().open(split_uri(examples, split)) as f:
+            table = pq.read_table(f, columns=columns)
+        for column in columns:
+            low, high, _ = ranges[column]
+            found.setdefault(column, {})[split] = outside_range(table.column(column).to_pandas(), low, high)
+    return [range_anomaly(column, ranges[column], by_split) for column, by_split in sorted(found.items())
+            if any(o.rows for o in by_split.values())]
 
 
 def drift_vs_champion(spec: ComponentSpec, train_stats, schema, log) -> tuple[str, list[Drift]]:
@@ -237,7 +261,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     schema, schema_note = curated_or_inferred_schema(params, stats[TRAIN], ctx.log)
     schema = with_drift_thresholds(schema, params.features, params.drift.jensen_shannon, params.drift.l_infinity)
     write_schema(schema, ctx.output_uri("schema", "schema.pbtxt"))
-    anomalies = schema_anomalies(stats, schema)
+    anomalies = sorted(schema_anomalies(stats, schema) + range_anomalies(examples, stats, schema), key=lambda a: (a.column, a.short))
     baseline, drifts = drift_vs_champion(ctx.spec, stats[TRAIN], schema, ctx.log)
     findings = Findings(anomalies, drifts, baseline, params.schema_uri)
 

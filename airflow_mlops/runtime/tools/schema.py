@@ -3,8 +3,9 @@
     python -m airflow_mlops.runtime.tools.schema include/penguin/pipeline.yaml
 
 Reads the source as ingest does, takes the training split, infers the schema as the validate
-step does when the file is absent, and writes it to ``validation.schema``. Review the result
-(domains, presence limits) and commit it.
+step does when the file is absent (with value ranges for the numeric features and a numeric
+label, widened by ``validation.range_margin``), and writes it to ``validation.schema``. Review
+the result (domains, ranges, presence limits) and commit it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     data = pd.concat(frames, ignore_index=True)
     train = data[assign_splits(data, config.split, [str(c) for c in data.columns]) == "train"]
     stats = tfdv.generate_statistics_from_dataframe(train.reset_index(drop=True))
-    schema = infer_schema(stats, config.label, config.validation.max_missing_fraction)
+    features = {f.name: f.type for f in config.features}
+    schema = infer_schema(stats, config.label, config.validation.max_missing_fraction, config.validation.range_margin, features)
     write_schema(schema, config.schema_uri)
     print(f"wrote {config.schema_uri.removeprefix('file://')} ({len(schema.feature)} columns, inferred from {len(train)} training rows)")
     return 0
