@@ -4,9 +4,21 @@ Starts the prediction server (``airflow_mlops.runtime.serving``) on 127.0.0.1 wi
 pinned, sends rows of the test split one request each plus one batch, and checks every answer:
 status 200, the pinned version, the task's answer (a classifier: a known class and probabilities
 that sum to 1; a regression: a finite number), and the p95 latency within ``max_latency_ms``.
-A version of another task than ``task`` is not served (the server refuses it at once), which
-fails the step as a config error. Any failure rejects the candidate with the reason (the task
-fails without retries; the champion keeps serving).
+Errors, by kind (``model`` and ``config`` fail without retries; the champion keeps serving):
+
+- the version does not load in the server (corrupt or missing files, a layer that does not
+  deserialize, an output not of its task): a **model** error with the load error, within
+  seconds - the server reports it in ``/status`` and :meth:`ServerProcess.wait` fails at once
+  instead of waiting out ``start_timeout``;
+- the version is of another task than ``task`` (the server refuses it at once): a **config** error;
+- wrong answers or a p95 latency over the bound: a **model** error with the problems;
+- the server does not come up for another reason (exits, a port taken, ``start_timeout`` with no
+  load error) or the registry cannot be reached: an **infrastructure** error (retried).
+
+Cleanup: the server (``bentoml serve`` and its workers) is stopped on every path - success,
+failure, start timeout - and, since it runs in the component's process group, a launcher's kill
+of that group (task killed, timeout, SIGKILL) takes it too; a SIGTERM to the component alone
+ends it through the same ``finally`` (:func:`sigterm_exits`).
 
 Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters:
 :class:`InfraValidateParams` (airflow_mlops/contract/params.py). Settings: ``registry``. Output
@@ -15,11 +27,16 @@ Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -73,18 +90,77 @@ def serving_config(spec: ComponentSpec, registry, params: InfraValidateParams, v
     )
 
 
-def start_server(config, local: str, timeout: float, version: str):
-    """The running server and its startup time in seconds; a version that does not load is a
-    config error (and ``local`` is removed)."""
-    from airflow_mlops.runtime.serving.server import ServerError, ServerProcess
+#: seconds a stopping server gets between SIGTERM and SIGKILL
+STOP_GRACE = 10.0
+
+
+def start_server(config, local: str, timeout: float, version: str, task: str = CLASSIFICATION):
+    """The running server, in this process's group, and its startup time in seconds. A server
+    that does not come up has been stopped (see :meth:`ServerProcess.start`) and raises the
+    error's kind (see the module's docstring)."""
+    from airflow_mlops.runtime.serving.server import ServerError, ServerProcess, VersionLoadFailed, VersionRefused
 
     started = time.monotonic()
     try:
-        server = ServerProcess.start(config, f"{local}/server", wait_ready=timeout)
+        server = ServerProcess.start(config, f"{local}/server", wait_ready=timeout, own_session=False, stop_grace=STOP_GRACE)
+    except VersionRefused as exc:
+        kind = ErrorKind.MODEL if _task_of_download(config, version) in (None, task) else ErrorKind.CONFIG
+        raise ComponentError(kind, f"infra_validate: version {version} is not served: {exc.reason}") from None
+    except VersionLoadFailed as exc:
+        # The files came from the registry and do not load: the model is at fault. Nothing
+        # downloaded: the registry or its artifact store failed (a retry may pass).
+        kind = ErrorKind.MODEL if _downloaded(config, version) else ErrorKind.INFRASTRUCTURE
+        raise ComponentError(kind, f"infra_validate: version {version} does not load in the serving runtime: {exc.reason}") from None
     except ServerError as exc:
-        shutil.rmtree(local, ignore_errors=True)
-        raise ComponentError(ErrorKind.CONFIG, f"infra_validate: version {version} does not load in the serving runtime: {exc}") from None
+        raise ComponentError(
+            ErrorKind.INFRASTRUCTURE, f"infra_validate: the prediction server for version {version} did not come up: {exc}"
+        ) from None
     return server, time.monotonic() - started
+
+
+def _model_dir(config, version: str) -> str:
+    """Where the server's :class:`~airflow_mlops.runtime.serving.models.ModelCache` downloads ``version``."""
+    return os.path.join(config.cache_dir, config.model_name, version, "model")
+
+
+def _downloaded(config, version: str) -> bool:
+    with contextlib.suppress(OSError):
+        return bool(os.listdir(_model_dir(config, version)))
+    return False
+
+
+def _task_of_download(config, version: str) -> str | None:
+    """The task the downloaded version was trained for, ``None`` if its transform is unreadable."""
+    import json
+
+    from airflow_mlops.runtime.ml.features import task_of
+
+    try:
+        with open(os.path.join(_model_dir(config, version), "transform.json")) as f:
+            return task_of(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """While in the block, SIGTERM raises ``SystemExit(143)`` in the main thread, so the
+    component's ``finally`` blocks run (stopping the server) instead of the process ending at
+    once; a second SIGTERM is ignored, so the cleanup is not interrupted (a SIGKILL follows a
+    launcher's SIGTERM anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- requests and checks --------------------------------------------------------------------------
@@ -181,14 +257,17 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     rows = sample_rows(ctx.spec.inputs["examples"], params)
 
     local = tempfile.mkdtemp(prefix="mlops-infra-")
-    config = serving_config(ctx.spec, registry, params, version, local)
-    ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
-    server, startup_seconds = start_server(config, local, params.start_timeout, version)
-    try:
-        problems, latencies = send_rows(config.url, rows, version, params.task)
-    finally:
-        server.stop()
-        shutil.rmtree(local, ignore_errors=True)
+    with sigterm_exits():
+        try:
+            config = serving_config(ctx.spec, registry, params, version, local)
+            ctx.log.info("starting a prediction server for %s version %s on %s", registry.model_name, version, config.url)
+            server, startup_seconds = start_server(config, local, params.start_timeout, version, params.task)
+            try:
+                problems, latencies = send_rows(config.url, rows, version, params.task)
+            finally:
+                server.stop(STOP_GRACE)
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
 
     report = validation_report(version, len(rows), problems, latencies, startup_seconds, params.max_latency_ms)
     ArtifactStore().write_json(ctx.output_uri("infra_blessing", "infra_validation.json"), report)
@@ -197,7 +276,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
                  report["requests"], latency["p50"], latency["p95"], startup_seconds)
     if report["problems"]:
         raise ComponentError(
-            ErrorKind.DATA, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(report["problems"])
+            ErrorKind.MODEL, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(report["problems"])
         )
     return ComponentResult(
         outputs={"infra_blessing": OutputArtifact(ctx.output_uri("infra_blessing"), {"blessed": True, "version": version})},

@@ -63,7 +63,9 @@ class ServingState:
 class ModelWatcher:
     def __init__(self, config: ServingConfig):
         from airflow_mlops.runtime.ml.model_registry import Registry
+        from airflow_mlops.runtime.serving.server import exit_with_server
 
+        exit_with_server()  # in a server's worker: do not outlive the server (a no-op elsewhere)
         self.config = config
         self.registry = Registry(config.tracking_uri, config.model_name, config.pipeline, "")
         self.cache = ModelCache(self.registry, config.cache_dir, config.task)
