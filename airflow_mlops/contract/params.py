@@ -87,6 +87,10 @@ class DriftThresholds(Record):
     jensen_shannon: float = option(0.3, "threshold for numeric features", ge=0, le=1)
     l_infinity: float = option(0.3, "threshold for categorical features", ge=0, le=1)
     on_drift: str = option("warn", "warn (record it, go on) or fail (stop the run)", choices=("warn", "fail"))
+    stop_above: float = option(
+        0.8, "drift above this in any feature stops the run before training whatever on_drift says "
+        "(near-disjoint distributions: a data bug more often than a changed world); 1: never", ge=0, le=1)
+    must_not_drift: tuple[str, ...] = option((), "features whose drift above its threshold alone stops the run")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,12 +203,17 @@ DEPLOY_ACTIONS = ("canary", "promote")
 class CanaryRollout(Record):
     weight: float = option(0.1, "share of requests the challenger answers during its canary", gt=0, lt=1)
     window_minutes: int = option(60, "how long the canary runs before the promotion DAG decides", gt=0)
+    on_drift: str = option(
+        "hold", "a model of drifted training data, in a run monitoring did not ask for: hold (registered, no canary; "
+        "the trigger form's canary_despite_drift sends it) or canary", choices=("hold", "canary"))
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeployParams(CanaryRollout):
     action: str = option("canary", "canary (the challenger gets `weight` of the traffic) or promote", choices=DEPLOY_ACTIONS)
     reason: str | None = option(None, "recorded with a direct promotion")
+    drifted_columns: tuple[str, ...] = option((), "what validate found drifted in this run's training data")
+    started_because: str = option("", "why the run started (the why task: schedule, new data, drift, ...)")
 
 
 @dataclass(frozen=True, kw_only=True)

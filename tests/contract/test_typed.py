@@ -70,7 +70,8 @@ def test_rendered_templates_are_coerced_only_when_asked():
 def test_to_dict_is_plain_json_and_reads_back_to_the_same_record():
     record = params.DeployParams(action="promote", weight=0.25)
     data = record.to_dict()
-    assert data == {"weight": 0.25, "window_minutes": 60, "action": "promote"}  # the unset reason is left out
+    assert data == {"weight": 0.25, "window_minutes": 60, "on_drift": "hold", "action": "promote", "drifted_columns": [],
+                    "started_because": ""}  # the unset reason is left out
     assert params.DeployParams.from_dict(data) == record
     train = params.TrainParams(label="y", hidden_units=(4, 2))
     assert train.to_dict()["hidden_units"] == [4, 2]
@@ -94,6 +95,8 @@ def records() -> list[type[Record]]:
 
 # Fields that share a name but mean different things (a test accuracy bound and a production one).
 SAME_NAME_OTHER_MEANING = {"min_accuracy", "max_accuracy_drop", "poll_seconds", "schedule", "min_labels", "reason", "window_minutes",
+                           # training data vs served traffic; validation's drift vs a canary's
+                           "must_not_drift", "on_drift",
                            # a deployment target's settings vs the launcher's; a pod's vs a Vertex AI job's
                            "vertex", "accelerator", "service_account"}
 # Records of overrides: every field is another record's, defaulting to None (inherit it).

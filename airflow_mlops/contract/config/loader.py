@@ -91,6 +91,7 @@ def _cross_checks(config: PipelineConfig, problems: list[str]) -> None:
     """Rules that span sections."""
     names = set(config.feature_names())
     for path, listed in (("evaluation.slices", config.evaluation.slices),
+                         ("validation.drift.must_not_drift", config.validation.drift.must_not_drift),
                          ("monitoring.must_not_drift", config.monitoring.must_not_drift)):
         problems += [f"{path}: {name!r} is not one of the features" for name in listed if names and name not in names]
     for key in ("thresholds", "backtest"):

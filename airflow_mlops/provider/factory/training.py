@@ -118,6 +118,12 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         params={
             "epochs": Param(training.epochs, type="integer", minimum=1, title="Epochs"),
             "learning_rate": Param(training.learning_rate, type="number", exclusiveMinimum=0, title="Learning rate"),
+            "canary_despite_drift": Param(
+                False,
+                type="boolean",
+                title="Canary despite drift",
+                description="Send the new model to a canary even though its training data drifted from the champion's.",
+            ),
             "cache": Param(
                 True,
                 type="boolean",
@@ -227,6 +233,10 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             model_version=register.artifact("model_version"),
             infra_blessing=infra.artifact("infra_blessing"),
             component_params=DeployParams(action="canary", **options(deployment.canary, CanaryRollout)),
+            # rendered at run time: the trigger form, validate's drift and why the run started
+            on_drift=f"{{{{ 'canary' if params.canary_despite_drift else '{deployment.canary.on_drift}' }}}}",
+            drifted_columns="{{ ti.xcom_pull(task_ids='validate')['outputs']['anomalies']['properties']['drifted_columns'] }}",
+            started_because="{{ ti.xcom_pull(task_ids='why')['reason'] }}",
             target=deployment.target,
             target_settings=deployment.target_settings,
             doc_md=f"Canary: the challenger answers {deployment.canary.weight:.0%} of requests; "

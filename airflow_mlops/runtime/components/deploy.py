@@ -1,5 +1,9 @@
 """deploy: roll a registered, infra-validated version out to the local serving target.
 
+A model whose training data drifted from the champion's (validate's ``drifted_columns``) in a
+run that monitoring did not ask for is held (``hold``: registered, no canary) unless
+``on_drift`` is ``canary``.
+
 ``action``: ``canary`` (the challenger answers ``weight`` of the requests for
 ``window_minutes``; the first model ever, or the first after the pipeline's task changed,
 becomes the champion at once) or ``promote``
@@ -36,6 +40,37 @@ def task_change(rollout, version: str) -> str | None:
             "no canary between them, promoted at once")
 
 
+def drift_hold(params: DeployParams, rollout) -> str | None:
+    """Why a model of drifted training data is held back from a canary, or None. Drift that
+    monitoring saw in production and asked a retraining for is expected; drift nobody saw
+    there (a new batch, a schedule) may be a data bug that validation's limits did not catch."""
+    from airflow_mlops.runtime.ml.model_registry import CHAMPION
+
+    if not params.drifted_columns or params.on_drift == "canary" or "drift" in params.started_because:
+        return None
+    if rollout.registry.version(rollout.client, CHAMPION) is None:
+        return None
+    return (f"training data drifted from the champion's in {', '.join(params.drifted_columns)} and this run "
+            f"({params.started_because or 'started by hand'}) was not a retraining monitoring asked for: "
+            "held back from a canary (deployment.canary.on_drift: hold); check the validation report, then run "
+            "again with the trigger form's canary_despite_drift to send it to a canary")
+
+
+def hold(rollout, version: str, reason: str, log) -> dict:
+    """The version stays registered without a canary; the champion serves alone."""
+    from airflow_mlops.runtime.ml.model_registry import CHALLENGER
+
+    name = rollout.registry.model_name
+    rollout.client.set_model_version_tag(name, version, "held", reason[:250])
+    challenger = rollout.registry.version(rollout.client, CHALLENGER)
+    if challenger is not None and str(challenger.version) == version:
+        rollout.client.delete_registered_model_alias(name, CHALLENGER)
+    record = rollout.record()
+    log.warning("hold: version %s - %s", version, reason)
+    return {"action": "hold", "version": version, "champion": record.champion,
+            "canary": record.canary.version if record.canary else None, "reason": reason}
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     from airflow_mlops.runtime.ml.model_registry import Registry
     from airflow_mlops.runtime.serving.rollout import Rollout, RolloutError
@@ -50,8 +85,11 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         if not blessing.get("blessed") or str(blessing.get("version")) != version:
             raise ComponentError(ErrorKind.CONFIG, f"deploy: version {version} has not passed infra validation")
         changed = task_change(rollout, version) if action == "canary" else None
+        held = drift_hold(params, rollout) if action == "canary" and not changed else None
         if changed:
             result = rollout.promote(version, changed)
+        elif held:
+            result = hold(rollout, version, held, ctx.log)
         elif action == "canary":
             result = rollout.start_canary(version, params.weight, params.window_minutes)
         else:

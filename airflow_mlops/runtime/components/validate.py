@@ -22,7 +22,7 @@ from typing import Any
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ComponentSpec, ErrorKind, RemoteJob
 from airflow_mlops.contract.components import VALIDATE
-from airflow_mlops.contract.params import ValidateParams
+from airflow_mlops.contract.params import DriftThresholds, ValidateParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml import reports
 from airflow_mlops.runtime.ml.data_validation import (
@@ -180,11 +180,27 @@ def write_reports(ctx: ExecutionContext, findings: Findings, stats: dict[str, An
     return report_uri
 
 
-def enforce_verdict(findings: Findings, on_drift: str, report_uri: str, log) -> None:
-    """Reject the data on schema anomalies, and on drift when ``on_drift`` is ``fail``."""
-    drifted = findings.drifted
+def enforce_verdict(findings: Findings, policy: DriftThresholds, report_uri: str, log) -> None:
+    """Reject the data on schema anomalies; on drift beyond the hard limit (``stop_above``) or
+    of a ``must_not_drift`` feature; and on any drift when ``on_drift`` is ``fail``."""
+    drifted, on_drift = findings.drifted, policy.on_drift
     if findings.anomalies:
         raise ComponentError(ErrorKind.DATA, rejection_message(findings.anomalies), {"report": report_uri, **findings.summary()})
+    beyond = [d for d in findings.drifts if d.value > policy.stop_above
+              or (d.column in policy.must_not_drift and d.value > d.threshold)]
+    if beyond:
+        what = "; ".join(
+            f"{d.column} {d.measure} {d.value:.3f} > "
+            + (f"{d.threshold:.3f} (must_not_drift)" if d.column in policy.must_not_drift and d.value <= policy.stop_above
+               else f"{policy.stop_above:.3f} (stop_above)")
+            for d in beyond)
+        raise ComponentError(
+            ErrorKind.DATA,
+            f"data drift vs the champion's training data beyond what validation.drift allows: {what}. Nothing is "
+            f"trained. If the data is right and the world changed, raise validation.drift.stop_above (or take the "
+            f"feature out of must_not_drift) and run again; see {report_uri}",
+            {"report": report_uri, **findings.summary()},
+        )
     if drifted and on_drift == "fail":
         raise ComponentError(
             ErrorKind.DATA,
@@ -267,7 +283,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     counts = {s: int(examples.properties["splits"][s]) for s in splits}
     report_uri = write_reports(ctx, findings, stats, counts, schema_note)
-    enforce_verdict(findings, params.drift.on_drift, report_uri, ctx.log)
+    enforce_verdict(findings, params.drift, report_uri, ctx.log)
     return validation_result(ctx, splits, findings, report_uri, jobs)
 
 
