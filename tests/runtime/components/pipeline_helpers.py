@@ -55,13 +55,13 @@ class Pipeline:
     def ingest(self, source: str, **kw) -> ExecutionRecord:
         return self.run("ingest", {"source": source, "label": LABEL, "split": SPLIT, "format": "auto"}, **kw)
 
-    def validate(self, examples: ArtifactRef, on_drift: str = "warn", **kw) -> ExecutionRecord:
+    def validate(self, examples: ArtifactRef, on_drift: str = "warn", stop_above: float = 0.8, **kw) -> ExecutionRecord:
         params = {
             "features": FEATURES,
             "label": LABEL,
             "schema_uri": self.schema_uri,
             "max_missing_fraction": 0.1,
-            "drift": {"jensen_shannon": 0.3, "l_infinity": 0.3, "on_drift": on_drift},
+            "drift": {"jensen_shannon": 0.3, "l_infinity": 0.3, "on_drift": on_drift, "stop_above": stop_above},
         }
         return self.run("validate", params, {"examples": examples}, **kw)
 

@@ -97,7 +97,7 @@ def drifted_copy(penguins_csv, tmp_path):
 def test_drift_against_the_champion_is_measured_and_warns(pipeline, first_run, penguins_csv, tmp_path):
     assert first_run["deploy"].metrics["champion"] == "1"
     examples = pipeline.ingest(str(drifted_copy(penguins_csv, tmp_path))).outputs["examples"]
-    record = pipeline.validate(examples, on_drift="warn")
+    record = pipeline.validate(examples, on_drift="warn", stop_above=1.0)  # no hard limit
     assert record.metrics["verdict"] == "drifted"
     summary = ArtifactStore().read_json(record.outputs["anomalies"].uri + "/anomalies.json")
     assert {"body_mass_g", "bill_length_mm"} <= set(summary["drifted_columns"])
@@ -110,10 +110,21 @@ def test_drift_against_the_champion_is_measured_and_warns(pipeline, first_run, p
 def test_drift_fails_the_step_when_configured(pipeline, first_run, penguins_csv, tmp_path):
     examples = pipeline.ingest(str(drifted_copy(penguins_csv, tmp_path))).outputs["examples"]
     with pytest.raises(ComponentError) as err:
-        pipeline.validate(examples, on_drift="fail")
+        pipeline.validate(examples, on_drift="fail", stop_above=1.0)
     assert err.value.kind is ErrorKind.DATA
     assert "data drift vs the champion's training data in" in err.value.message
     assert "body_mass_g" in err.value.message
+
+
+def test_a_whole_dataset_drifted_far_stops_the_run_by_default(pipeline, first_run, penguins_csv, tmp_path):
+    """Every bird 2.5 kg heavier with 1.6 times longer bills: near-disjoint distributions."""
+    examples = pipeline.ingest(str(drifted_copy(penguins_csv, tmp_path))).outputs["examples"]
+    with pytest.raises(ComponentError) as err:
+        pipeline.validate(examples, on_drift="warn", run_id="far")
+    assert err.value.kind is ErrorKind.DATA
+    assert err.value.message.startswith("data drift vs the champion's training data beyond what validation.drift allows: "
+                                         "bill_length_mm jensen_shannon_divergence 0.9")
+    assert "(stop_above). Nothing is trained." in err.value.message
 
 
 def test_same_data_as_the_champion_is_a_cache_hit(pipeline, first_run):
