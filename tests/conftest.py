@@ -83,8 +83,14 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     """Environment for Airflow CLI subprocesses: a fresh AIRFLOW_HOME with a migrated SQLite DB,
     this repo's dags/, and artifacts under a temporary root."""
     home = tmp_path_factory.mktemp("airflow-home")
+    # The pipelines' configs are copies under a project of their own: a relative path in them
+    # (the landing directory .mlops/landing/penguin above all) is not the repository's, where
+    # `make demo-loop` leaves batches.
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(REPO / "include", project / "include")
     env = {
         **os.environ,
+        "MLOPS_INCLUDE_DIR": str(project / "include"),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
@@ -97,6 +103,24 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         result = subprocess.run([str(AIRFLOW_BIN), *command], env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return env
+
+
+def registry_state(tracking_uri: str, model: str = "penguin") -> dict:
+    """``{"versions": [...], "aliases": {alias: version}}`` of a registered model, asked of MLflow
+    from the runtime environment."""
+    import json
+
+    probe = (
+        "import json\n"
+        "from mlflow import MlflowClient\n"
+        f"client = MlflowClient({tracking_uri!r})\n"
+        f"versions = sorted(int(v.version) for v in client.search_model_versions(\"name='{model}'\"))\n"
+        f"aliases = client.get_registered_model({model!r}).aliases if versions else {{}}\n"
+        "print(json.dumps({'versions': versions, 'aliases': {k: str(v) for k, v in aliases.items()}}))\n"
+    )
+    out = subprocess.run([str(RUNTIME_PYTHON), "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def registry_champion(tracking_uri: str, model: str = "penguin") -> str | None:

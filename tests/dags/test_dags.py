@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_BIN, REPO, registry_champion
+from conftest import AIRFLOW_BIN, REPO, registry_champion, registry_state
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ["tensorflow", "tensorflow_data_validation", "apache_beam", "evidently", "bentoml", "mlflow", "pandas", "keras", "pyarrow"]
@@ -81,7 +81,7 @@ def test_penguin_training_structure():
     }
     order = [t.task_id for t in dag.topological_sort()]
     assert order == ["why", "ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"]
-    assert set(dag.params) == {"cache", "epochs", "learning_rate"}
+    assert set(dag.params) == {"cache", "canary_despite_drift", "epochs", "learning_rate"}
     assert dag.params["cache"] is True and dag.params["epochs"] == 20
     train = dag.get_task("train")
     assert (train.pool, train.pool_slots) == ("gpu", 1)
@@ -92,7 +92,12 @@ def test_penguin_training_structure():
     ingest = dag.get_task("ingest")
     assert ingest.component_params["source"] == ["package://palmerpenguins/data/penguins.csv", f"file://{REPO}/.mlops/landing/penguin"]
     deploy = dag.get_task("deploy")
-    assert deploy.component_params == {"action": "canary", "weight": 0.1, "window_minutes": 60}
+    assert deploy.component_params == {
+        "action": "canary", "weight": 0.1, "window_minutes": 60,
+        "on_drift": "{{ 'canary' if params.canary_despite_drift else 'hold' }}",
+        "drifted_columns": "{{ ti.xcom_pull(task_ids='validate')['outputs']['anomalies']['properties']['drifted_columns'] }}",
+        "started_because": "{{ ti.xcom_pull(task_ids='why')['reason'] }}",
+    }
     assert (deploy.target, deploy.upstream_task_ids) == ("local", {"register", "infra_validate"})
     assert dag.get_task("infra_validate").component_params["max_latency_ms"] == 1000
 
@@ -152,7 +157,7 @@ def test_the_first_run_trains_registers_and_deploys(airflow_env, two_training_ru
     records = {p.parent.parent.name: json.loads(p.read_text()) for p in root.glob("penguin/*/*/execution.json")}
     assert set(records) == {"ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"}
     assert all(r["status"] == "succeeded" and r["run"]["dag_id"] == "penguin_training" for r in records.values())
-    assert records["ingest"]["metrics"]["rows"] >= 344  # plus any batch in .mlops/landing/penguin
+    assert records["ingest"]["metrics"]["rows"] == 344  # the landing directory is the test project's, empty
     examples = Path(records["ingest"]["outputs"]["examples"]["uri"].removeprefix("file://"))
     assert sorted(p.name for p in examples.iterdir()) == ["eval.parquet", "test.parquet", "train.parquet"]
     model = Path(records["train"]["outputs"]["model"]["uri"].removeprefix("file://"))
@@ -235,10 +240,16 @@ def pipeline_variant(tmp_path: Path, env: dict, name: str, source: Path) -> dict
     return {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags")}
 
 
+def _deployment_history(env: dict) -> list:
+    path = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://")) / "penguin" / "deployment" / "record.json"
+    return json.loads(path.read_text())["history"]
+
+
 def test_corrupted_data_fails_at_validate_and_the_champion_stays(airflow_env, two_training_runs, tmp_path):
     """The same pipeline on a corrupted file: the run fails at validate, at once (no retries),
-    with a summary a data scientist can act on; nothing is trained; the champion is unchanged."""
-    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+    with a summary a data scientist can act on; nothing is trained, registered or deployed."""
+    before, history = registry_state(airflow_env["MLOPS_TRACKING_URI"]), _deployment_history(airflow_env)
+    assert before["aliases"].get("champion") == "1"
     corrupted = tmp_path / "penguins-corrupted.csv"
     _corrupted_penguins(corrupted)
     result = _dags_test(pipeline_variant(tmp_path, airflow_env, "broken", corrupted), "broken_training", "2026-01-19")
@@ -249,7 +260,9 @@ def test_corrupted_data_fails_at_validate_and_the_champion_stays(airflow_env, tw
     assert "state=failed" in log
     assert "up_for_retry" not in log.lower()
     assert "cache miss: train" not in log and "[train]" not in log
-    assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+    # no new version, no challenger, the same aliases and deployment history
+    assert registry_state(airflow_env["MLOPS_TRACKING_URI"]) == before
+    assert _deployment_history(airflow_env) == history
 
 
 def test_bad_source_fails_the_run_with_the_components_message(airflow_env, tmp_path):

@@ -3,23 +3,17 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
-    """A pipeline with its own artifact root, MLflow registry and copy of the curated schema."""
-    import shutil
+    """A pipeline with its own artifact root, MLflow registry and copy of the curated schema,
+    shared by the modules that only read its registry (those that change the registry define
+    their own, module-scoped: test_registry_components, test_monitor, test_infra_validate_cleanup)."""
+    from pipeline_helpers import new_pipeline
 
-    from pipeline_helpers import PENGUIN_SCHEMA, Pipeline
-
-    base = tmp_path_factory.mktemp("pipeline")
-    shutil.copy(PENGUIN_SCHEMA, base / "schema.pbtxt")
-    return Pipeline(
-        root=f"file://{base}/artifacts",
-        tracking_uri=f"sqlite:///{base}/mlflow.db",
-        schema_uri=f"file://{base}/schema.pbtxt",
-    )
+    return new_pipeline(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_run(pipeline, penguins_csv):
     """The whole chain once on the penguins data: the registry then has champion version 1."""
     return pipeline.chain(str(penguins_csv))

@@ -116,3 +116,12 @@ class Pipeline:
         from airflow_mlops.runtime.ml.model_registry import Registry
 
         return Registry(self.tracking_uri, self.model_name, "penguin", join_uri(self.root, "penguin", "_mlflow"))
+
+
+def new_pipeline(tmp_path_factory) -> Pipeline:
+    """A pipeline with its own artifact root, MLflow registry and copy of the curated schema."""
+    import shutil
+
+    base = tmp_path_factory.mktemp("pipeline")
+    shutil.copy(PENGUIN_SCHEMA, base / "schema.pbtxt")
+    return Pipeline(root=f"file://{base}/artifacts", tracking_uri=f"sqlite:///{base}/mlflow.db", schema_uri=f"file://{base}/schema.pbtxt")

@@ -78,7 +78,6 @@ def test_the_backtest_rejects_a_model_of_corrupted_but_self_consistent_data(pipe
     """Two measurements exchanged in every row: the candidate looks perfect on its own test
     split, and the champion does badly there; on the champion's test split the candidate fails."""
     import pandas as pd
-
     from pipeline_helpers import FEATURES, LABEL
 
     assert first_run["deploy"].metrics["champion"] == "1"
