@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from airflow_mlops.contract import ArtifactRef, ComponentSpec, ExecutionRecord, RunInfo, join_uri
 from airflow_mlops.runtime.components.catalog import load_component
 from airflow_mlops.runtime.components.runner import run_component
@@ -125,3 +127,15 @@ def new_pipeline(tmp_path_factory) -> Pipeline:
     base = tmp_path_factory.mktemp("pipeline")
     shutil.copy(PENGUIN_SCHEMA, base / "schema.pbtxt")
     return Pipeline(root=f"file://{base}/artifacts", tracking_uri=f"sqlite:///{base}/mlflow.db", schema_uri=f"file://{base}/schema.pbtxt")
+
+
+# A module that changes the registry or the prediction log imports these two fixtures: a
+# pipeline and a first run of its own instead of the session's shared ones (conftest.py).
+@pytest.fixture(scope="module", name="pipeline")
+def own_pipeline(tmp_path_factory) -> Pipeline:
+    return new_pipeline(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", name="first_run")
+def own_first_run(pipeline: Pipeline, penguins_csv) -> dict[str, ExecutionRecord]:
+    return pipeline.chain(str(penguins_csv))

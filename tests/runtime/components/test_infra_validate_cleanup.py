@@ -19,23 +19,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import new_pipeline
+from pipeline_helpers import own_first_run, own_pipeline  # noqa: F401  (fixtures: a pipeline of this module's own)
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import SPEC_FILE, ComponentError, ErrorKind, join_uri
 from airflow_mlops.runtime.components import infra_validate as infra
-
-
-# This module changes the registry (new versions, aliases) or the prediction log: a pipeline and a
-# first run of its own, not the session's shared ones (tests/runtime/components/conftest.py).
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    return new_pipeline(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def first_run(pipeline, penguins_csv):
-    return pipeline.chain(str(penguins_csv))
 
 MARKER = "MLOPS_TEST_INFRA_MARKER"
 

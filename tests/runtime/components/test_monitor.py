@@ -6,25 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from log_helpers import SPECIES, log_records, record
-from pipeline_helpers import FEATURES, LABEL, Pipeline, new_pipeline
+from pipeline_helpers import FEATURES, LABEL, Pipeline, own_first_run, own_pipeline  # noqa: F401  (fixtures: a pipeline of this module's own)
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ErrorKind, join_uri
 from airflow_mlops.contract.layout import feedback_uri, predictions_uri, verdicts_uri
 from airflow_mlops.runtime.components.monitor import COMPONENT
 from airflow_mlops.runtime.components.runner import run_component
-
-
-# This module changes the registry (new versions, aliases) or the prediction log: a pipeline and a
-# first run of its own, not the session's shared ones (tests/runtime/components/conftest.py).
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    return new_pipeline(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def first_run(pipeline, penguins_csv):
-    return pipeline.chain(str(penguins_csv))
 
 # The penguin pipeline's monitoring settings (include/penguin/pipeline.yaml).
 SETTINGS = {"drift_share": 0.5, "must_not_drift": ["body_mass_g"], "min_rows": 30, "min_accuracy": 0.85, "min_labels": 20}

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from pipeline_helpers import new_pipeline
+from pipeline_helpers import own_first_run, own_pipeline  # noqa: F401  (fixtures: a pipeline of this module's own)
 
 from airflow_mlops.contract.layout import deployment_record_uri
 from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS
 from airflow_mlops.runtime.serving.record import read_record
-
-
-# This module changes the registry (new versions, aliases) or the prediction log: a pipeline and a
-# first run of its own, not the session's shared ones (tests/runtime/components/conftest.py).
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    return new_pipeline(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def first_run(pipeline, penguins_csv):
-    return pipeline.chain(str(penguins_csv))
 
 
 def test_register_records_lineage_and_the_first_deploy_makes_the_champion(pipeline, first_run):
