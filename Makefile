@@ -122,7 +122,7 @@ demo: setup
 demo-cloud: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo_cloud.py
 
-# The closed loop with a real scheduler and triggerer (about 10 minutes); see scripts/demo_loop.py.
+# The closed loop with a real scheduler and triggerer (5-7 minutes); see scripts/demo_loop.py.
 demo-loop: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo_loop.py
 
