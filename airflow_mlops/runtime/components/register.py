@@ -7,6 +7,10 @@ Inputs: ``model``, ``blessing``, and for lineage ``examples``, ``statistics``, `
 The model files are logged to the pipeline run's MLflow run and the version points there, so
 the registry holds everything needed to serve it. Idempotent: a model already registered (same
 model fingerprint) is not registered twice. Always runs (it changes the registry).
+
+Before a new version is created, the model is loaded by the prediction server's own loader
+(:func:`~airflow_mlops.runtime.serving.models.load_model_dir`) and answers rows of the test split
+as the server would: a model that cannot is a model error, and nothing is registered.
 """
 
 from __future__ import annotations
@@ -18,6 +22,36 @@ from airflow_mlops.contract.components import REGISTER
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model")
+#: test-split rows the candidate answers, through the server's loader, before it is registered
+SERVING_CHECK_ROWS = 20
+
+
+def check_answers_as_served(model_dir: str, examples, log) -> None:
+    """Load the model in ``model_dir`` as the prediction server does and have it answer
+    :data:`SERVING_CHECK_ROWS` test rows in its task's shape.
+
+    :raises ComponentError: (``MODEL``) it does not load, fails to answer, or answers wrongly."""
+    from airflow_mlops.runtime.components.infra_validate import check_answers
+    from airflow_mlops.runtime.ml.examples import read_split
+    from airflow_mlops.runtime.serving.models import load_model_dir
+    from airflow_mlops.runtime.serving.requests import json_rows
+
+    candidate = "candidate"
+    try:
+        loaded = load_model_dir(model_dir, candidate)
+        rows = json_rows(read_split(examples, "test").head(SERVING_CHECK_ROWS), loaded.features)
+        answers = [{**answer, "request_id": str(i), "model_version": candidate} for i, answer in enumerate(loaded.answers(rows))]
+    except Exception as exc:
+        raise ComponentError(
+            ErrorKind.MODEL,
+            f"register: the model does not load or answer as the prediction server would ({type(exc).__name__}: {exc}); "
+            "it is not registered",
+        ) from None
+    problems = check_answers(answers, candidate, set(loaded.classes), len(rows), loaded.task)
+    if problems:
+        raise ComponentError(ErrorKind.MODEL, "register: the model's answers are not its task's, so it is not registered: "
+                             + "; ".join(problems))
+    log.info("the model loads as the server loads it and answered %d test rows", len(rows))
 
 
 def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
@@ -68,8 +102,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         ctx.log.info("this model (fingerprint %s) is already version %s of %s", model_ref.fingerprint, version.version, name)
         already = True
     else:
-        run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
         with store.local_dir(model_ref.uri) as local:
+            check_answers_as_served(local, ctx.spec.inputs["examples"], ctx.log)
+            run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
             client.log_artifacts(run_id, local, "model")
         version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id, tags=lineage_tags(ctx))
         client.set_tag(run_id, "registered_version", version.version)

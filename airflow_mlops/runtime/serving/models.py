@@ -109,9 +109,6 @@ class ModelCache:
     def _load(self, version: str) -> LoadedModel:
         import mlflow
 
-        from airflow_mlops.runtime.ml.features import task_of
-        from airflow_mlops.runtime.ml.model import load_model
-
         target = os.path.join(self.cache_dir, self.registry.model_name, version)
         if not os.path.exists(os.path.join(target, "model", "model.keras")):
             os.makedirs(target, exist_ok=True)
@@ -121,25 +118,36 @@ class ModelCache:
                 artifact_uri=f"models:/{self.registry.model_name}/{version}", dst_path=os.path.join(target, "model"),
                 tracking_uri=self.registry.tracking_uri,
             )
-        model_dir = os.path.join(target, "model")
-        with open(os.path.join(model_dir, "transform.json")) as f:
-            transform = json.load(f)
-        task = task_of(transform)
-        if self.task is not None and task != self.task:
-            raise NotServable(
-                f"{self.registry.model_name} version {version} is a {task} model; this server serves {self.task} "
-                f"(the pipeline's task) and answers in that shape, so it does not serve it"
-            )
-        model = load_model(os.path.join(model_dir, "model.keras"))
-        loaded = LoadedModel(
-            version=version,
-            model=model,
-            classes=[str(c) for c in transform["label"].get("classes", ())],
-            features={name: spec["type"] for name, spec in transform["features"].items()},
-            task=task,
-        )
-        problem = loaded.output_problem()  # builds the graph now, not on the first request
-        if problem:
-            raise NotServable(f"{self.registry.model_name} version {version}: {problem}")
-        log.info("loaded %s version %s (%s)", self.registry.model_name, version, task)
+        loaded = load_model_dir(os.path.join(target, "model"), version, self.task, self.registry.model_name)
+        log.info("loaded %s version %s (%s)", self.registry.model_name, version, loaded.task)
         return loaded
+
+
+def load_model_dir(model_dir: str, version: str, task: str | None = None, model_name: str = "model") -> LoadedModel:
+    """The model in ``model_dir`` (``model.keras``, ``transform.json``, a bundled training module)
+    loaded as the server loads a version, with its graph built.
+
+    :param task: the only task accepted (``None``: any).
+    :raises NotServable: the model is of another task, or its output is not its task's."""
+    from airflow_mlops.runtime.ml.features import task_of
+    from airflow_mlops.runtime.ml.model import load_model
+
+    with open(os.path.join(model_dir, "transform.json")) as f:
+        transform = json.load(f)
+    model_task = task_of(transform)
+    if task is not None and model_task != task:
+        raise NotServable(
+            f"{model_name} version {version} is a {model_task} model; this server serves {task} "
+            f"(the pipeline's task) and answers in that shape, so it does not serve it"
+        )
+    loaded = LoadedModel(
+        version=version,
+        model=load_model(os.path.join(model_dir, "model.keras")),
+        classes=[str(c) for c in transform["label"].get("classes", ())],
+        features={name: spec["type"] for name, spec in transform["features"].items()},
+        task=model_task,
+    )
+    problem = loaded.output_problem()  # builds the graph now, not on the first request
+    if problem:
+        raise NotServable(f"{model_name} version {version}: {problem}")
+    return loaded

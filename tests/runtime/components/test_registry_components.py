@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shutil
+
+import pytest
 from pipeline_helpers import own_first_run, own_pipeline  # noqa: F401  (fixtures: a pipeline of this module's own)
 
+from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.layout import deployment_record_uri
 from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS
 from airflow_mlops.runtime.serving.record import read_record
@@ -39,6 +45,35 @@ def test_registering_the_same_model_again_is_idempotent(pipeline, first_run):
     deployed = pipeline.deploy(again.outputs["model_version"], first_run["infra_validate"].outputs["infra_blessing"], run_id="r2")
     assert deployed.metrics == {"action": "none", "champion": "1", "canary": None}
     assert len(pipeline.registry().client().search_model_versions("name = 'penguin'")) == 1
+
+
+def broken_copy(model_uri: str, tmp_path, how: str) -> str:
+    folder = tmp_path / how
+    shutil.copytree(model_uri.removeprefix("file://"), folder)
+    if how == "unreadable_model_file":
+        (folder / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
+    else:  # the transform names two classes, the model answers three
+        transform = json.loads((folder / "transform.json").read_text())
+        transform["label"]["classes"] = transform["label"]["classes"][:2]
+        (folder / "transform.json").write_text(json.dumps(transform))
+    return f"file://{folder}"
+
+
+@pytest.mark.parametrize("how, words", [
+    ("unreadable_model_file", "does not load or answer as the prediction server would"),
+    ("outputs_not_the_tasks", "the output has shape (2, 3)"),
+])
+def test_a_model_the_server_cannot_load_or_use_is_not_registered(pipeline, first_run, tmp_path, how, words):
+    client = pipeline.registry().client()
+    before = {(v.version, v.run_id) for v in client.search_model_versions("name = 'penguin'")}
+    model = first_run["train"].outputs["model"]
+    broken = dataclasses.replace(model, uri=broken_copy(model.uri, tmp_path, how), fingerprint=f"broken-{how}")
+    records = {**first_run, "train": dataclasses.replace(first_run["train"], outputs={**first_run["train"].outputs, "model": broken})}
+    with pytest.raises(ComponentError) as error:
+        pipeline.register(records, run_id=f"broken-{how}")
+    assert error.value.kind is ErrorKind.MODEL and words in str(error.value), str(error.value)
+    assert {(v.version, v.run_id) for v in client.search_model_versions("name = 'penguin'")} == before
+    assert pipeline.registry().version(client, CHALLENGER) is None
 
 
 def test_a_new_model_goes_to_canary_then_champion_and_rolls_back(pipeline, first_run):
