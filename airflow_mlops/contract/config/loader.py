@@ -127,6 +127,21 @@ def _remote_target_checks(deployment: Any, problems: list[str]) -> None:
             problems.append(f"deployment.{target}.{key}: required when deployment.target is {target}")
 
 
+#: keys of earlier releases, and what replaced them (a config that still has one is told where it went)
+REPLACED_KEYS = {
+    "evaluation.min_accuracy": "evaluation.thresholds.accuracy.min",
+    "evaluation.max_accuracy_drop": "evaluation.thresholds.accuracy.max_drop",
+}
+
+
+def _replaced_key_hints(problems: list[str]) -> list[str]:
+    hints = []
+    for problem in problems:
+        old = next((key for key in REPLACED_KEYS if problem.startswith(f"{key}: unknown field")), None)
+        hints.append(f"{old}: replaced by {REPLACED_KEYS[old]} (thresholds are per metric now)" if old else problem)
+    return hints
+
+
 def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> PipelineConfig:
     """Build a :class:`PipelineConfig` from parsed YAML, or raise with every problem found."""
     if not isinstance(data, dict):
@@ -163,7 +178,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         _cross_checks(config, problems)
     _remote_target_checks(data.get("deployment"), problems)
     if problems:
-        raise PipelineConfigError(config_path, problems)
+        raise PipelineConfigError(config_path, _replaced_key_hints(problems))
     return config
 
 

@@ -67,6 +67,14 @@ def test_threshold_mistakes_are_named_by_their_field_path(tmp_path):
     ]
 
 
+def test_the_keys_thresholds_replaced_say_where_they_went(tmp_path):
+    assert _problems(tmp_path, "evaluation: {min_accuracy: 0.9, max_accuracy_drop: 0.02, colour: red}\n") == [
+        "evaluation.colour: unknown field (allowed: backtest, slices, thresholds)",
+        "evaluation.max_accuracy_drop: replaced by evaluation.thresholds.accuracy.max_drop (thresholds are per metric now)",
+        "evaluation.min_accuracy: replaced by evaluation.thresholds.accuracy.min (thresholds are per metric now)",
+    ]
+
+
 def test_an_unknown_task_and_a_misplaced_positive_class(tmp_path):
     assert _problems(tmp_path, "task: ranking\n") == [
         "task: must be one of classification, binary_classification, regression (got 'ranking')"]
