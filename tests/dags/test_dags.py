@@ -99,6 +99,8 @@ def test_penguin_training_structure():
         "started_because": "{{ ti.xcom_pull(task_ids='why')['reason'] }}",
     }
     assert (deploy.target, deploy.upstream_task_ids) == ("local", {"register", "infra_validate"})
+    # a failed (or skipped) infra validation keeps deploy from running: nothing is rolled out
+    assert (deploy.trigger_rule, dag.get_task("infra_validate").trigger_rule) == ("all_success", "all_success")
     assert dag.get_task("infra_validate").component_params["max_latency_ms"] == 1000
 
 

@@ -146,8 +146,9 @@ def test_timeout_is_retryable_and_says_so(tmp_path, artifact_root):
     python = tmp_path / "slow"
     python.write_text("#!/bin/bash\nsleep 60\n")
     python.chmod(0o755)
-    with pytest.raises(AirflowException, match="ran longer than its timeout of 1 s and was killed"):
+    with pytest.raises(AirflowException, match="ran longer than its timeout of 1 s and was killed") as err:
         operator(str(python), artifact_root, component_timeout=1).execute(context())
+    assert type(err.value) is AirflowException  # retried: not AirflowFailException (a subclass)
 
 
 def test_invalid_cache_value_is_a_clear_failure(stand_in, artifact_root):
@@ -239,3 +240,59 @@ def test_mlflow_credentials_reach_the_component_environment_but_not_the_spec(sta
         f"{artifact_root}/penguin/_invocations/penguin_training/manual__2026-01-01T00_00_00_00_00/task/try-1/spec.json"
     )
     assert "s3cret" not in spec_text and "https://mlflow.internal:5000" in spec_text
+
+
+# -- infra validation: a failure is final or retried by its kind, and nothing is rolled out ------
+
+VERSION = ArtifactRef("model_version", "ModelVersion", "models:/penguin/2", "register", "f3", "file:///a/execution.json",
+                      {"name": "penguin", "version": "2", "model_uri": "file:///a/model"})
+ROLLOUT_XCOMS = {"register": {"outputs": {"model_version": VERSION.to_dict()}}, "ingest": {"outputs": {"examples": REF.to_dict()}}}
+
+
+def infra_validate_operator(python: str, root: str):
+    from airflow_mlops.provider.operators import InfraValidateOperator
+
+    return InfraValidateOperator(
+        task_id="infra_validate", pipeline="penguin", artifact_root=root, runtime_python=python,
+        model_version=ComponentOutput("register", "model_version"), examples=ComponentOutput("ingest", "examples"),
+        features={"bill_length_mm": "numeric"}, task="classification",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("model", "version 2 does not load in the prediction server: ValueError: bad weights"),
+        ("config", "version 2 was trained for another task (regression)"),
+    ],
+)
+def test_an_infra_validation_failure_of_the_model_fails_the_task_without_retry(stand_in, artifact_root, kind, message):
+    error = {"component": "infra_validate", "kind": kind, "message": message, "details": {}}
+    with pytest.raises(AirflowFailException) as err:
+        infra_validate_operator(stand_in(error=error, exit=3), artifact_root).execute(context(ROLLOUT_XCOMS))
+    assert str(err.value) == f"infra_validate failed ({kind} error): {message}"
+
+
+def test_a_prediction_server_that_does_not_come_up_is_retried(stand_in, artifact_root):
+    error = {"component": "infra_validate", "kind": "infrastructure", "message": "the server did not come up in 180 s", "details": {}}
+    with pytest.raises(AirflowException) as err:
+        infra_validate_operator(stand_in(error=error, exit=1), artifact_root).execute(context(ROLLOUT_XCOMS))
+    assert type(err.value) is AirflowException  # retried: not AirflowFailException (a subclass)
+    assert str(err.value) == "infra_validate failed (infrastructure error): the server did not come up in 180 s"
+
+
+def test_deploy_without_an_infra_blessing_launches_nothing(stand_in, artifact_root, capfd):
+    """A deploy that runs although infra_validate published no blessing (its trigger rule,
+    all_success, normally keeps it from running at all) fails before its component starts:
+    no spec, no deployment record."""
+    from airflow_mlops.provider.operators import DeployModelOperator
+
+    op = DeployModelOperator(
+        task_id="deploy", pipeline="penguin", artifact_root=artifact_root, runtime_python=stand_in(result=record()),
+        model_version=ComponentOutput("register", "model_version"),
+        infra_blessing=ComponentOutput("infra_validate", "infra_blessing"),
+    )
+    with pytest.raises(AirflowFailException, match="task 'infra_validate' published no output 'infra_blessing'"):
+        op.execute(context({**ROLLOUT_XCOMS, "infra_validate": None}))
+    assert "[deploy] component" not in capfd.readouterr().out
+    assert not ArtifactStore().exists(artifact_root)

@@ -3,10 +3,8 @@ gs:// (the GCS emulator), across triggerer restarts; it serializes a connection 
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from new_data_helpers import POLL, claimed, land, sensor
+from new_data_helpers import POLL, claimed, land, recorded_looks, sensor, watch
 from trigger_helpers import collect, recreate
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -22,23 +20,22 @@ def test_each_batch_is_yielded_once_and_partial_files_never(landing, state_uri):
 
     assert collect(trigger) == [{"status": "success", "objects": sorted(first), "prefix": str(landing)}]
     assert claim(ArtifactStore(), state_uri, first, run_id="r1") == sorted(first)
-    assert collect(trigger, timeout=0.5) is None  # the first batch is claimed: nothing yields twice
+    assert watch(trigger) == ([[]] * 3, [])  # the first batch is claimed: nothing yields twice
 
     second = land(landing, "2026-01-02/c.csv")
     assert collect(trigger)[0]["objects"] == second
     claim(ArtifactStore(), state_uri, second, run_id="r2")
-    assert collect(trigger, timeout=0.5) is None
+    assert watch(trigger) == ([[]] * 3, [])
+    assert claimed(state_uri) == set(first) | set(second)
 
 
 def test_the_trigger_fires_for_objects_landing_while_it_waits(landing, state_uri):
     trigger = NewDataTrigger(prefix=f"file://{landing}", state_uri=state_uri, poll_seconds=POLL)
-    timer = threading.Timer(0.3, land, args=(landing, "late.csv"))
-    timer.start()
-    try:
-        events = collect(trigger, timeout=3)
-    finally:
-        timer.join()
+    # the object lands after the trigger's second look found nothing
+    with recorded_looks(lambda n: n == 2 and land(landing, "late.csv")) as found:
+        events = collect(trigger, timeout=30)
     assert events == [{"status": "success", "objects": [f"file://{landing}/late.csv"], "prefix": f"file://{landing}"}]
+    assert found == [[], [], [f"file://{landing}/late.csv"]]
 
 
 def test_pattern_matches_the_object_name(landing, state_uri):
@@ -49,7 +46,7 @@ def test_pattern_matches_the_object_name(landing, state_uri):
 
 def test_a_missing_prefix_is_waited_for_not_an_error(tmp_path, state_uri):
     trigger = NewDataTrigger(prefix=str(tmp_path / "not-yet"), state_uri=state_uri, poll_seconds=POLL)
-    assert collect(trigger, timeout=0.4) is None
+    assert watch(trigger) == ([[]] * 3, [])
 
 
 def test_the_state_file_under_the_prefix_is_not_an_object(landing):
@@ -107,7 +104,7 @@ def test_a_restarted_triggerer_misses_nothing_and_repeats_nothing(landing, state
     """The triggerer dies while waiting and again after firing (before the worker resumed): the
     trigger re-created from its kwargs finds exactly the unclaimed objects each time."""
     trigger = NewDataTrigger(prefix=str(landing), state_uri=state_uri, poll_seconds=POLL)
-    assert collect(trigger, timeout=0.3) is None  # killed while waiting
+    assert watch(trigger, looks=2) == ([[]] * 2, [])  # killed while waiting
     first = land(landing, "a.csv")
     assert collect(recreate(trigger))[0]["objects"] == first
     assert collect(recreate(trigger))[0]["objects"] == first  # fired, not yet claimed: fires the same again
@@ -133,7 +130,7 @@ def test_the_trigger_on_gcs_with_objects_uploaded_by_the_storage_client(gcs_buck
     task = sensor(f"gs://{bucket}/landing", state)
     assert task.execute_complete({"run_id": "r1"}, {"status": "success", "objects": first})["objects"] == first
     assert gcs_bucket.blob("state/landing.json").exists()
-    assert collect(recreate(trigger), timeout=0.5) is None
+    assert watch(recreate(trigger)) == ([[]] * 3, [])
 
     gcs_bucket.blob("landing/2026-01-02/c.csv").upload_from_string("a,b\n3,4\n")
     assert collect(recreate(trigger), timeout=10)[0]["objects"] == [f"gs://{bucket}/landing/2026-01-02/c.csv"]
@@ -144,7 +141,7 @@ def test_a_missing_gcs_prefix_is_waited_for(gcs_bucket):
     trigger = NewDataTrigger(
         prefix=f"gs://{gcs_bucket.name}/nothing", state_uri=f"gs://{gcs_bucket.name}/s.json", poll_seconds=POLL
     )
-    assert collect(trigger, timeout=0.5) is None
+    assert watch(trigger) == ([[]] * 3, [])
 
 
 def test_the_trigger_on_gcs_uses_the_connections_credentials(gcs_bucket, monkeypatch):
