@@ -1,9 +1,9 @@
-"""Every answered row is logged, in batches, and nothing is lost on shutdown."""
+"""Every answered row is logged, and nothing queued is lost on shutdown (the periodic flush is
+exercised by the canary tests, which wait for ``logged_rows == served_rows``)."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 from conftest import serving_config
 from serving_helpers import ROW
@@ -13,35 +13,47 @@ from airflow_mlops.runtime.predictions.reader import read_predictions
 from airflow_mlops.runtime.serving.server import ServerProcess, http_post_json
 
 
-def test_logged_predictions_equal_served_after_a_burst_and_after_shutdown(models, tmp_path):
+def test_logged_predictions_equal_served_all_drained_on_shutdown(models, tmp_path):
     root = f"file://{tmp_path}/artifacts"
-    # Long flush interval and large batches: most rows are still queued when the server stops.
-    config = serving_config(models, tmp_path, artifact_root=root, log_flush_rows=10_000, log_flush_seconds=0.5)
+    # No flush before the shutdown: an hour's interval and more rows than are sent, so every row
+    # is still queued when the server stops and what is logged is what the shutdown drained.
+    config = serving_config(models, tmp_path, artifact_root=root, log_flush_rows=100_000, log_flush_seconds=3600)
     server = ServerProcess.start(config, tmp_path / "state")
     served: list[str] = []
+    sent: list[str] = []
+    errors: list[str] = []
     lock = threading.Lock()
 
     def client(n: int, tag: int):
         for i in range(n):
             rows = [dict(ROW, request_id=f"c{tag}-{i}-{j}") for j in range(1 + i % 3)]
-            code, answers = http_post_json(server.url + "/predict", {"instances": rows})
-            assert code == 200
             with lock:
-                served.extend(a["request_id"] for a in answers)
+                sent.extend(r["request_id"] for r in rows)
+            try:
+                code, answers = http_post_json(server.url + "/predict", {"instances": rows})
+                if code != 200:
+                    raise AssertionError(f"{code}: {answers}")
+                with lock:
+                    served.extend(a["request_id"] for a in answers)
+            except Exception as exc:  # noqa: BLE001 - an assert in a thread would only end the thread
+                with lock:
+                    errors.append(f"c{tag}-{i}: {exc!r}")
 
     try:
-        threads = [threading.Thread(target=client, args=(60, t)) for t in range(8)]
+        threads = [threading.Thread(target=client, args=(60, t), daemon=True) for t in range(8)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
-        time.sleep(1.5)  # one flush interval and then some
-        after_burst = read_predictions(predictions_uri(root, "penguin"))
-        assert sorted(r["request_id"] for r in after_burst) == sorted(served)
+            t.join(timeout=300)
+        assert [t for t in threads if t.is_alive()] == [] and errors == []
+        assert len(sent) == 8 * (20 * (1 + 2 + 3)) and sorted(served) == sorted(sent)
 
         code, answers = http_post_json(server.url + "/predict", {"instances": [dict(ROW, request_id=f"last-{j}") for j in range(50)]})
         assert code == 200
         served += [a["request_id"] for a in answers]
+        code, status = http_post_json(server.url + "/status", {})
+        assert code == 200 and status["served_rows"] == len(served) == 1010
+        assert status["logged_rows"] == 0 and read_predictions(predictions_uri(root, "penguin")) == []  # all still queued
     finally:
         assert server.stop() == 0
     logged = read_predictions(predictions_uri(root, "penguin"))
@@ -52,4 +64,3 @@ def test_logged_predictions_equal_served_after_a_burst_and_after_shutdown(models
     assert record["model_version"] == "1" and record["model_role"] == "champion"
     assert record["prediction"] == max(record["probabilities"], key=record["probabilities"].get)
     assert record["latency_ms"] > 0 and record["timestamp"].endswith("+00:00")
-    assert "shutdown" in server.log_tail(200) or "cleanup" in server.log_tail(200)
