@@ -212,10 +212,17 @@ def test_before_airflow_3_3_a_cancelled_trigger_cancels_the_job_only_when_the_ta
     trigger.task_instance = SimpleNamespace(dag_id="d", task_id="ingest", run_id="r", map_index=-1)
     monkeypatch.setattr(module, "AIRFLOW_V_3_3_PLUS", False)
     monkeypatch.setattr(module, "task_state_of", lambda ti: task_state)
+    launcher, looked = trigger._launcher(), threading.Event()
+    status = launcher.status
+    monkeypatch.setattr(launcher, "status", lambda job: (status(job), looked.set())[0])
+    monkeypatch.setattr(trigger, "_launcher", lambda: launcher)
 
     async def cancel_while_watching() -> None:
         task = asyncio.ensure_future(_first_event(trigger))
-        await asyncio.sleep(1.0)
+        deadline = asyncio.get_running_loop().time() + 30
+        while not looked.is_set():  # cancelled once it watches the job, not after a guessed second
+            assert asyncio.get_running_loop().time() < deadline and not task.done()
+            await asyncio.sleep(0.02)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -3,7 +3,6 @@ NewDataTrigger, and resolves storage credentials from a connection id."""
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +15,7 @@ from airflow_mlops.provider.compat import AirflowException, TaskDeferred
 from airflow_mlops.provider.sensors import NewDataSensor
 from airflow_mlops.provider.sensors.new_data import batch_id, claim
 from airflow_mlops.provider.triggers import NewDataTrigger
+from airflow_mlops.provider.triggers.new_data import unclaimed_objects
 
 
 def test_execute_defers_when_there_is_nothing_new(landing, state_uri):
@@ -111,14 +111,22 @@ def test_a_cleared_run_gets_its_own_batch_back_and_no_other_run_gets_it(landing,
     assert [b["run_id"] for b in ArtifactStore().read_json(state_uri)["batches"]] == ["r1", "r2"]
 
 
-def test_non_deferrable_execute_waits_and_returns_the_batch(landing, state_uri):
-    task = sensor(landing, state_uri, deferrable=False, timeout=5)
-    timer = threading.Timer(0.2, land, args=(landing, "a.csv"))
-    timer.start()
-    try:
-        assert task.execute({"run_id": "r"})["objects"] == [f"file://{landing}/a.csv"]
-    finally:
-        timer.join()
+def test_non_deferrable_execute_waits_and_returns_the_batch(landing, state_uri, monkeypatch):
+    """The object lands after the sensor's second look found nothing: it pokes again."""
+    import airflow_mlops.provider.sensors.new_data as module
+
+    looks: list[list[str]] = []
+
+    def look(*args, **kwargs):
+        looks.append(unclaimed_objects(*args, **kwargs))
+        if len(looks) == 2:
+            land(landing, "a.csv")
+        return looks[-1]
+
+    monkeypatch.setattr(module, "unclaimed_objects", look)
+    task = sensor(landing, state_uri, deferrable=False, timeout=60)
+    assert task.execute({"run_id": "r"})["objects"] == [f"file://{landing}/a.csv"]
+    assert looks == [[], [], [f"file://{landing}/a.csv"]]
 
 
 def test_template_fields_render(landing, state_uri):
