@@ -91,6 +91,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": [],
+        # The MLOps view (a FastAPI app under /mlops and its UI entries); see airflow_mlops/provider/plugin.
+        "plugins": [{"name": "mlops_view", "plugin-class": "airflow_mlops.provider.plugin.plugin.MlopsViewPlugin"}],
         "config": {
             "mlops": {
                 "description": "Where the ML runtime plane lives and where artifacts go.",
