@@ -74,17 +74,23 @@ def cmd_start(args) -> int:
     if (pid := _running_pid(pid_file)) is not None and http_get(config.url + "/healthz")[0] == 200:
         print(f"already running (pid {pid}) at {config.url}")
         return 0
+    server = ServerProcess.start(config, pid_file.parent, wait_ready=None)
+    pid_file.write_text(str(server.process.pid))
     try:
-        server = ServerProcess.start(config, pid_file.parent, wait_ready=None)
-        pid_file.write_text(str(server.process.pid))
         server.wait(args.wait, ready=False)
-        try:
-            server.wait(args.wait, ready=True)
-        except ServerError:
-            print(f"up, but not ready: {config.model_name} has no champion yet; it serves as soon as one is deployed")
-    except ServerError as exc:
-        print(exc, file=sys.stderr)
+    except BaseException as exc:
+        # Not up in time (or interrupted): stop what was started, or it would come up later and
+        # serve with nobody knowing (and hold the port for the next start).
+        server.stop()
+        pid_file.unlink(missing_ok=True)
+        if not isinstance(exc, ServerError):
+            raise
+        print(f"{exc}\nthe server was stopped", file=sys.stderr)
         return 1
+    try:
+        server.wait(args.wait, ready=True)
+    except ServerError:
+        print(f"up, but not ready: {config.model_name} has no champion yet; it serves as soon as one is deployed")
     print(f"serving {config.pipeline} at {config.url} (pid {server.process.pid}, log {server.log_path})")
     return 0
 
