@@ -100,6 +100,12 @@ class ValidateOptions(Record):
     range_margin: float = option(
         0.5, "when inferring a schema, numeric ranges are the training split's min..max widened by this share of its "
         "width on each side (not below 0 for data that has no negative values)", ge=0)
+    min_split_rows: int = option(
+        3, "every split (train, eval, test) needs at least this many rows: fewer stops the run before statistics are "
+        "computed (too few to train on or to judge a model)", ge=1)
+    max_duplicate_fraction: float = option(
+        0.5, "share of the rows that may be exact copies of another row: more stops the run (the same data appended "
+        "several times); 1: no limit", ge=0, le=1)
     drift: DriftThresholds = option(doc="drift thresholds against the champion's training data", factory=DriftThresholds)
 
 

@@ -21,6 +21,7 @@ Output ``examples`` (type ``Examples``): ``<split>.parquet`` per split.
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -29,6 +30,7 @@ from airflow_mlops.contract.components import INGEST
 from airflow_mlops.contract.params import IngestParams
 from airflow_mlops.contract.tasks import REGRESSION
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
+from airflow_mlops.runtime.ml.csv_checks import csv_problem, decode, looks_headerless
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_BUCKETS = 10_000
@@ -266,12 +268,25 @@ def read_file(uri: str, fmt: str):
         with fs.open(path, "rb") as f:
             if fmt == "parquet":
                 return pq.read_table(f).to_pandas()
-            return pd.read_csv(f)
+            text = _sound_csv_text(f.read(), uri)
+        return pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError:
         raise _data_error(f"file is empty (no header, no rows): {uri}", file=uri) from None
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _data_error(f"could not parse {fmt.upper()} file {uri}: {reason}", file=uri, reason=reason) from None
+
+
+def _sound_csv_text(data: bytes, uri: str) -> str:
+    """The file's text, if it is a sound comma-separated UTF-8 table; else a data error saying
+    what is wrong with it (see :mod:`airflow_mlops.runtime.ml.csv_checks`)."""
+    text, problem = decode(data)
+    if text is not None:
+        problem = csv_problem(text)
+    if problem:
+        raise _data_error(f"{uri} {problem}" if problem.startswith(("is ", "has ", "ends ")) else f"{uri}: {problem}",
+                          file=uri, reason=problem)
+    return text
 
 
 def assign_splits(frame, ratios: dict[str, float], key_columns: list[str]):
@@ -315,8 +330,10 @@ def read_sources(params: IngestParams, ctx: ExecutionContext) -> tuple[list[str]
     for uri in files:
         frame = read_file(uri, params.format)
         if params.label not in frame.columns:
+            hint = ("; the first line looks like data, not column names: the file needs a header line"
+                    if looks_headerless([str(c) for c in frame.columns]) else "")
             raise _data_error(
-                f"label column {params.label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}",
+                f"label column {params.label!r} not found in {uri}; its columns are: {', '.join(map(str, frame.columns))}{hint}",
                 file=uri,
                 label=params.label,
                 columns=[str(c) for c in frame.columns],
@@ -375,6 +392,14 @@ def content_fingerprint(data: Any) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(data.astype(str), index=False).values.tobytes()).hexdigest()[:20]
 
 
+def duplicate_rows(data: Any) -> int:
+    """Rows that are exact copies of an earlier row (validate judges whether that is too many)."""
+    try:
+        return int(data.duplicated().sum())
+    except TypeError:  # unhashable cells (lists, dicts): compare their text
+        return int(data.astype(str).duplicated().sum())
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     params: IngestParams = ctx.params  # split ratios were checked with the parameters
     files, frames = read_sources(params, ctx)
@@ -392,6 +417,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         "source": params.source,
         "files": files,
         "content_fingerprint": content_fingerprint(data),
+        "duplicate_rows": duplicate_rows(data),
     }
     metrics = {"rows": int(len(data)), **{f"rows_{name}": n for name, n in counts.items()}}
     return ComponentResult(outputs={"examples": OutputArtifact(uri=examples_uri, properties=properties)}, metrics=metrics)

@@ -33,6 +33,8 @@ from airflow_mlops.runtime.ml.data_validation import (
     generate_statistics,
     infer_schema,
     load_statistics,
+    not_numbers,
+    numeric_columns,
     outside_range,
     range_anomaly,
     range_violations,
@@ -41,6 +43,7 @@ from airflow_mlops.runtime.ml.data_validation import (
     schema_anomalies,
     schema_ranges,
     with_drift_thresholds,
+    with_text_examples,
     write_schema,
 )
 from airflow_mlops.runtime.ml.examples import split_uri
@@ -71,6 +74,58 @@ def _baseline_key(spec: ComponentSpec) -> str:
 
 
 # -- the steps ------------------------------------------------------------------------------------
+
+
+def dataset_problems(params: ValidateParams, examples) -> list[str]:
+    """What is wrong with the data as a whole, found before any statistics are computed: a split
+    with too few rows, too many exact copies of rows, a label with a single value in the
+    training split."""
+    splits = {s: int(n) for s, n in examples.properties["splits"].items()}
+    source = examples.properties.get("source", "the data")
+    source = source if isinstance(source, str) else ", ".join(source)
+    problems = []
+    if min(splits.values()) < params.min_split_rows:
+        counts = ", ".join(f"{s} {n}" for s, n in sorted(splits.items()))
+        problems.append(
+            f"too few rows in {source}: {sum(splits.values())} rows split into {counts}; every split needs at least "
+            f"{params.min_split_rows} (validation.min_split_rows) to train on and to judge a model: add data")
+    rows, copies = sum(splits.values()), examples.properties.get("duplicate_rows")
+    if copies is not None and rows and copies / rows > params.max_duplicate_fraction:
+        problems.append(
+            f"duplicate rows in {source}: {copies} of {rows} rows ({copies / rows:.0%}) are exact copies of another row, more than "
+            f"validation.max_duplicate_fraction {params.max_duplicate_fraction:g} allows; the same data was probably "
+            "appended more than once: remove the copies (or raise the limit if repeated rows are real)")
+    if splits.get(TRAIN):
+        problems += single_valued_label(examples, params.label)
+    return problems
+
+
+def single_valued_label(examples, label: str) -> list[str]:
+    """The label takes one value in the whole training split: there is nothing to learn."""
+    import pyarrow.parquet as pq
+
+    with ArtifactStore().open(split_uri(examples, TRAIN)) as f:
+        if label not in pq.read_schema(f).names:
+            return []  # the schema check names a missing label column
+        f.seek(0)
+        values = pq.read_table(f, columns=[label]).column(label).to_pandas().dropna()
+    distinct = values.unique()
+    if len(distinct) != 1:
+        return []
+    return [f"column '{label}' (the label) has a single value in the training split ({distinct[0]}, {len(values)} rows): "
+            "a model cannot learn anything from it; the data is probably filtered to one class or the label column "
+            "was overwritten"]
+
+
+def reject_dataset(params: ValidateParams, examples) -> None:
+    problems = dataset_problems(params, examples)
+    if problems:
+        count = len(problems)
+        raise ComponentError(
+            ErrorKind.DATA,
+            f"data validation failed: {count} problem{'' if count == 1 else 's'}:\n" + "\n".join(f"  - {p}" for p in problems),
+            {"verdict": "invalid", "problems": problems},
+        )
 
 
 def compute_statistics(ctx: ExecutionContext, examples, splits: list[str]) -> tuple[dict[str, Any], list[RemoteJob]]:
@@ -111,6 +166,24 @@ def range_anomalies(examples, stats: dict[str, Any], schema) -> list[Anomaly]:
             found.setdefault(column, {})[split] = outside_range(table.column(column).to_pandas(), low, high)
     return [range_anomaly(column, ranges[column], by_split) for column, by_split in sorted(found.items())
             if any(o.rows for o in by_split.values())]
+
+
+def text_in_numeric_columns(examples, anomalies: list[Anomaly], schema) -> list[Anomaly]:
+    """Wrong-type anomalies of numeric columns, with the rows that hold text and a few of the
+    texts (read from the split files): what a data scientist must look for in the data."""
+    import pyarrow.parquet as pq
+
+    numeric = numeric_columns(schema)
+    out = []
+    for anomaly in anomalies:
+        if "UNEXPECTED_DATA_TYPE" in anomaly.kinds and anomaly.column in numeric:
+            found = {}
+            for split in anomaly.splits:
+                with ArtifactStore().open(split_uri(examples, split)) as f:
+                    found[split] = not_numbers(pq.read_table(f, columns=[anomaly.column]).column(anomaly.column).to_pandas())
+            anomaly = with_text_examples(anomaly, found)
+        out.append(anomaly)
+    return out
 
 
 def drift_vs_champion(spec: ComponentSpec, train_stats, schema, log) -> tuple[str, list[Drift]]:
@@ -272,12 +345,14 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     params: ValidateParams = ctx.params
     examples = ctx.spec.inputs["examples"]
     splits = sorted(examples.properties["splits"])
+    reject_dataset(params, examples)
 
     stats, jobs = compute_statistics(ctx, examples, splits)
     schema, schema_note = curated_or_inferred_schema(params, stats[TRAIN], ctx.log)
     schema = with_drift_thresholds(schema, params.features, params.drift.jensen_shannon, params.drift.l_infinity)
     write_schema(schema, ctx.output_uri("schema", "schema.pbtxt"))
-    anomalies = sorted(schema_anomalies(stats, schema) + range_anomalies(examples, stats, schema), key=lambda a: (a.column, a.short))
+    anomalies = text_in_numeric_columns(examples, schema_anomalies(stats, schema), schema)
+    anomalies = sorted(anomalies + range_anomalies(examples, stats, schema), key=lambda a: (a.column, a.short))
     baseline, drifts = drift_vs_champion(ctx.spec, stats[TRAIN], schema, ctx.log)
     findings = Findings(anomalies, drifts, baseline, params.schema_uri)
 

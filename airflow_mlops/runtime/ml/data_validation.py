@@ -318,6 +318,35 @@ def range_anomaly(column: str, bounds: Range, by_split: dict[str, OutOfRange]) -
     return Anomaly(column, tuple(splits), OUT_OF_RANGE, description, tuple(kinds))
 
 
+def not_numbers(values, examples: int = 3) -> tuple[int, tuple[str, ...]]:
+    """How many of the values (a pandas Series) are text that is not a number, and the first
+    few distinct ones; missing values are not counted."""
+    import pandas as pd
+
+    present = values.dropna()
+    text = present[pd.to_numeric(present, errors="coerce").isna()].astype(str)
+    return int(len(text)), tuple(dict.fromkeys(text.tolist()))[:examples]
+
+
+def with_text_examples(anomaly: Anomaly, by_split: dict[str, tuple[int, tuple[str, ...]]]) -> Anomaly:
+    """A wrong-type anomaly of a numeric column with the rows holding text and a few of the texts:
+    ``... but got STRING; 115 rows hold text that is not a number, e.g. '-', 'n/a'``."""
+    rows = sum(count for count, _ in by_split.values())
+    if not rows:
+        return anomaly
+    texts = tuple(dict.fromkeys(t for _, found in by_split.values() for t in found))[:3]
+    description = (f"{anomaly.description}; {rows} row{'' if rows == 1 else 's'} hold text that is not a number, "
+                   f"e.g. {', '.join(repr(t) for t in texts)}")
+    return Anomaly(anomaly.column, anomaly.splits, anomaly.short, description, anomaly.kinds)
+
+
+def numeric_columns(schema) -> set[str]:
+    """The schema's FLOAT and INT columns."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return {f.name for f in schema.feature if f.type in (schema_pb2.FLOAT, schema_pb2.INT)}
+
+
 def drift(train_stats, baseline_stats, schema) -> list[Drift]:
     """Measured drift of every compared feature (above threshold or not)."""
     import tensorflow_data_validation as tfdv
