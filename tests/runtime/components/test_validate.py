@@ -279,3 +279,42 @@ def test_two_measurements_swapped_are_out_of_range(pipeline, penguins_csv, tmp_p
     present = int(data["bill_depth_mm"].notna().sum())
     assert (f"  - column 'bill_depth_mm' (eval, test, train): Out-of-range values - {present} rows outside the schema's range 10..25"
             in err.value.message), err.value.message
+
+
+# -- the data as a whole (checked before any statistics) ------------------------------------------
+
+
+def whole_data(tmp_path, splits: dict[str, int], duplicates: int | None, labels: list[str]):
+    from airflow_mlops.contract import ArtifactRef
+
+    (tmp_path / "examples").mkdir(exist_ok=True)
+    pd.DataFrame({"species": labels, "x": range(len(labels))}).to_parquet(tmp_path / "examples" / "train.parquet")
+    properties = {"splits": splits, "source": "/data/birds.csv", **({} if duplicates is None else {"duplicate_rows": duplicates})}
+    return ArtifactRef(name="examples", type="Examples", uri=f"file://{tmp_path}/examples", producer="ingest",
+                       fingerprint="f", execution_uri=f"file://{tmp_path}/execution.json", properties=properties)
+
+
+def test_the_limits_on_the_data_as_a_whole_are_configurable(tmp_path):
+    from airflow_mlops.contract.config.model import ValidationSettings
+    from airflow_mlops.contract.params import ValidateParams
+    from airflow_mlops.contract.typed import RecordError
+    from airflow_mlops.runtime.components.validate import dataset_problems
+
+    def params(**options):
+        return ValidateParams(features={"x": "numeric"}, label="species", schema_uri="unused", **options)
+
+    sound = whole_data(tmp_path, {"train": 70, "eval": 15, "test": 15}, 50, ["a", "b"])
+    assert dataset_problems(params(), sound) == []  # 50 % copies: at the default limit, not above it
+    assert dataset_problems(params(max_duplicate_fraction=0.4), sound) == [
+        "duplicate rows in /data/birds.csv: 50 of 100 rows (50%) are exact copies of another row, more than "
+        "validation.max_duplicate_fraction 0.4 allows; the same data was probably appended more than once: remove "
+        "the copies (or raise the limit if repeated rows are real)"]
+    assert dataset_problems(params(min_split_rows=16), sound)[0].startswith(
+        "too few rows in /data/birds.csv: 100 rows split into eval 15, test 15, train 70; every split needs at least 16")
+    unmeasured = whole_data(tmp_path, {"train": 70, "eval": 15, "test": 15}, None, ["a", "a"])  # an older ingest
+    assert [p.split(":")[0] for p in dataset_problems(params(max_duplicate_fraction=0.0), unmeasured)] == [
+        "column 'species' (the label) has a single value in the training split (a, 2 rows)"]
+    with pytest.raises(RecordError) as bad:
+        ValidationSettings.from_dict({"min_split_rows": 0, "max_duplicate_fraction": 1.5}, path="validation")
+    assert bad.value.problems == ["validation.min_split_rows: must be 1 or more (got 0)",
+                                  "validation.max_duplicate_fraction: must be between 0 and 1 (got 1.5)"]
