@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import entry_points
 
 from fake_root import FakeRoot
 from fastapi.testclient import TestClient
@@ -35,6 +36,9 @@ def test_the_provider_info_registers_a_valid_plugin():
     manager.initialize_providers_plugins()  # what the plugins manager asks the providers for
     assert [(p.name, p.provider_name) for p in manager.plugins if p.plugin_class == entry["plugin-class"]] == [
         ("mlops_view", "airflow-mlops")]
+    # ... which Airflow loads only with [core] lazy_discover_providers = False; the entry point always
+    (entry_point,) = [e for e in entry_points(group="airflow.plugins") if e.value.startswith("airflow_mlops")]
+    assert entry_point.load() is plugin
     (app,) = plugin.fastapi_apps
     assert app["url_prefix"] == "/mlops"
 
