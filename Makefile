@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint   - ruff on the whole tree, mypy on the contract, the artifact store and the provider"
 	@echo "make demo-cloud - the penguin pipeline on a local cloud: pods, a Vertex AI GPU job, gs:// artifacts"
 	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler"
+	@echo "make drill  - kill drill: SIGKILL scheduler, triggerer, components, server in the loop; check nothing lost (PostgreSQL, ~15 min)"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make test-control-min - the control-plane tests on the lowest supported Airflow (3.1.8, .venv-airflow-min)"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
@@ -80,7 +81,7 @@ lock: | $(UV)
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
 RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
-CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py tests/test_images.py
+CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py tests/test_images.py tests/test_drill_checks.py
 
 # The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
 # packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)
@@ -125,6 +126,15 @@ demo-cloud: setup
 # The closed loop with a real scheduler and triggerer (5-7 minutes); see scripts/demo_loop.py.
 demo-loop: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo_loop.py
+
+# The kill drill (scripts/drill.py, about 15 minutes; not part of `make test`): SIGKILLs in the
+# closed loop, then the invariants. It runs its own PostgreSQL (Debian's, as the postgres user),
+# installed here when missing, as image-runtime installs its tools (needs root).
+DRILL_APT_PACKAGES := postgresql
+drill: setup
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DRILL_APT_PACKAGES); }
+	$(AIRFLOW_VENV)/bin/python scripts/drill.py
 
 PIPELINE ?= penguin
 schema: setup
