@@ -6,7 +6,9 @@ Inputs: ``model``, ``blessing``, and for lineage ``examples``, ``statistics``, `
 
 The model files are logged to the pipeline run's MLflow run and the version points there, so
 the registry holds everything needed to serve it. Idempotent: a model already registered (same
-model fingerprint) is not registered twice. Always runs (it changes the registry).
+model fingerprint) is not registered twice, even by runs at once
+(:func:`~airflow_mlops.runtime.ml.model_registry.keep_first_registration`). Always runs (it
+changes the registry).
 
 Before a new version is created, the model is loaded by the prediction server's own loader
 (:func:`~airflow_mlops.runtime.serving.models.load_model_dir`) and answers rows of the test split
@@ -78,7 +80,7 @@ def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
 def run(ctx: ExecutionContext) -> ComponentResult:
     from mlflow.exceptions import MlflowException
 
-    from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, Registry
+    from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, Registry, keep_first_registration
 
     store = ArtifactStore()
     blessing = store.read_json(f"{ctx.spec.inputs['blessing'].uri}/blessing.json")
@@ -107,9 +109,14 @@ def run(ctx: ExecutionContext) -> ComponentResult:
             run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
             client.log_artifacts(run_id, local, "model")
         version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id, tags=lineage_tags(ctx))
-        client.set_tag(run_id, "registered_version", version.version)
-        ctx.log.info("registered %s version %s", name, version.version)
-        already = False
+        first = keep_first_registration(client, name, model_ref.fingerprint, str(version.version))
+        already = first != str(version.version)
+        if already:  # a concurrent run registered the same model first; ours is gone
+            ctx.log.info("this model was registered at the same time by another run, as version %s", first)
+            version = client.get_model_version(name, first)
+        else:
+            client.set_tag(run_id, "registered_version", version.version)
+            ctx.log.info("registered %s version %s", name, version.version)
 
     champion = registry.version(client, CHAMPION)
     if champion is not None and str(champion.version) == str(version.version):

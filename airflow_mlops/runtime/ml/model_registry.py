@@ -142,6 +142,25 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def keep_first_registration(client, name: str, fingerprint: str, version: str) -> str:
+    """The one version of the model with ``fingerprint``, once this process has registered it as
+    ``version``: the lowest live version with that fingerprint; ours is deleted if it is not it.
+
+    ``register`` looks for the fingerprint before it registers, but two runs at once (parallel
+    backfill runs) can both look before either has registered, and both register. Each calls
+    this right after: versions are numbered in the order they are created, so the lowest one was
+    there when the later ones looked, each later one deletes itself, and the lowest is never
+    deleted. No lock, so it holds on every MLflow store (SQLite, PostgreSQL, an MLflow server)
+    and across machines; the cost is a skipped version number."""
+    same = client.search_model_versions(f"name = '{_quote(name)}' and tags.model_fingerprint = '{_quote(fingerprint)}'")
+    first = min([str(v.version) for v in same] + [version], key=int)
+    if first != version:
+        log.warning("model %s (fingerprint %s) was registered at the same time as version %s and %s; "
+                    "keeping version %s, deleting %s", name, fingerprint, first, version, first, version)
+        client.delete_model_version(name, version)
+    return first
+
+
 def champion_fingerprint(spec: ComponentSpec, tag: str | None = None) -> str:
     """What of the registry's champion a component's result depends on: its version (or one of
     its tags), qualified by the registry, so a new champion is a cache miss."""
