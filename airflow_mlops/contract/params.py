@@ -238,10 +238,23 @@ class CanaryThresholds(Record):
         0.1, "regression, where labels have arrived: challenger MAE may be at most this share above the champion's", ge=0)
 
 
+#: a person's answers to an approval (the human-in-the-loop task's options, lower case)
+ANSWERS = ("approve", "reject")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CanaryAnalysisParams(CanaryThresholds, TaskParam):
     min_labels: int = option(10, "labelled predictions each version needs before accuracy (regression: MAE) is compared", ge=0)
     force: bool = option(False, "decide now, even before the canary window ends")
+    await_approval: bool = option(
+        False, "a canary that passes is not promoted: decision await_approval, for a person to answer "
+        "(deployment.approval: promote)")
+    answer: str | None = option(
+        None, "a person's answer to the approval of the canary of `version`: approve (promote it) or reject (end it); "
+        "applied instead of an analysis", choices=ANSWERS)
+    version: str | None = option(None, "with answer: the canary version the answer is about")
+    answered_by: str | None = option(None, "with answer: the Airflow user who answered (none: the approval timed out)")
+    comment: str | None = option(None, "with answer: the comment given with it")
 
 
 # -- monitor -------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from airflow_mlops.contract.tasks import DEFAULT_BACKTEST, DEFAULT_THRESHOLDS
 from airflow_mlops.contract.typed import Record, option
 
 DEPLOY_TARGETS = ("local", "vertex", "cloud_run")
+#: ``deployment.approval``: who promotes a canary that passed its analysis
+APPROVALS = ("none", "promote")
 DEFAULT_ARTIFACT_ROOT = ".mlops/artifacts"
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner",)
 #: the settings of each remote deployment target that must be given
@@ -99,11 +101,19 @@ class ServingSettings(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class DeploymentSettings(Record):
-    """Where and how models are rolled out (YAML ``deployment:``)."""
+    """Where and how models are rolled out (YAML ``deployment:``), and whether a person approves
+    each promotion."""
 
     target: str = option("local", "local (the BentoML server), vertex (a Vertex AI endpoint) or cloud_run", choices=DEPLOY_TARGETS)
     infra_validation: InfraValidationOptions = option(doc="the check before any rollout", factory=InfraValidationOptions)
     canary: CanarySettings = option(doc="canary rollout and analysis", factory=CanarySettings)
+    approval: str = option(
+        "none", "none: a canary that passes its analysis is promoted at once; promote: it waits for a person to "
+        "approve or reject it in the Airflow UI (automatic to dev and test, a person's approval to production)",
+        choices=APPROVALS)
+    approval_timeout_hours: float = option(
+        168.0, "approval: promote: how long the approval waits; no answer by then is a rejection (the champion stays)",
+        gt=0)
     serving: ServingSettings = option(doc="the local prediction server", factory=ServingSettings)
     vertex: dict[str, Any] = option(doc=", ".join(VERTEX_FIELDS), factory=dict, check=_allowed_keys(VERTEX_FIELDS))
     cloud_run: dict[str, Any] = option(doc=", ".join(CLOUD_RUN_FIELDS), factory=dict, check=_allowed_keys(CLOUD_RUN_FIELDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, Param
 
@@ -20,11 +21,24 @@ def remote_target(config: PipelineConfig) -> dict:
     return {"target": config.deployment.target, "target_settings": config.deployment.target_settings}
 
 
+def approval_doc(config: PipelineConfig) -> str:
+    hours = f"{config.deployment.approval_timeout_hours:g}"
+    return (
+        "\n**Approval** (`deployment.approval: promote`): a challenger that passes is not promoted at once. The task "
+        "`approve` waits for a person's answer (Airflow UI: the run's *Required actions*, or `PATCH .../hitlDetails` "
+        f"of the REST API) and shows the figures. Approve: `promote` makes it the champion. Reject, or no answer within "
+        f"{hours} h: `reject` ends the canary, the champion stays, and the deployment history says who rejected it and why.\n"
+    )
+
+
 def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
     """Hourly: once a canary's window is over, compare challenger and champion online and
-    promote or reject the challenger (``force`` decides before the window ends)."""
+    promote or reject the challenger (``force`` decides before the window ends). With
+    ``deployment.approval: promote`` a challenger that passes waits for a person's approval
+    (:mod:`airflow_mlops.provider.factory.approval`)."""
     config = as_config(config)
     canary = config.deployment.canary
+    gated = config.deployment.approval == "promote"
     with DAG(
         dag_id=f"{config.name}_promotion",
         description=f"Canary analysis of {config.name}: promote or reject the challenger",
@@ -41,18 +55,35 @@ def promotion_dag(config: PipelineConfig | str | Path) -> DAG:
             "labels have arrived) are compared with the champion's; it is promoted or rejected and the decision, "
             "with its figures, goes to the deployment record, and the serving target follows (`deployment.target`: "
             f"{config.deployment.target}). Otherwise the task is skipped with the reason.\n"
+            + (approval_doc(config) if gated else "")
         ),
         **dag_defaults(config),
     ) as dag:
-        CanaryAnalysisOperator(
-            **step(config, "canary_analysis"),
-            thresholds=CanaryThresholds(**options(canary, CanaryThresholds)),
-            force="{{ params.force }}",
-            task=config.task,
+        common = {
+            "thresholds": CanaryThresholds(**options(canary, CanaryThresholds)),
+            "task": config.task,
             **remote_target(config),
             **{**component_defaults(config), "cache": False},
-        )
+        }
+        gate: dict[str, Any] = {"await_approval": True} if gated else {}
+        analysis = CanaryAnalysisOperator(**step(config, "canary_analysis"), force="{{ params.force }}", **gate, **common)
+        if gated:
+            approval_gate(config, analysis, common)
     return dag
+
+
+def approval_gate(config: PipelineConfig, analysis: CanaryAnalysisOperator, common: dict[str, Any]) -> None:
+    """``approve`` -> ``promote`` -> ``reject`` after the canary analysis (``deployment.approval: promote``)."""
+    from airflow_mlops.provider.factory.approval import APPROVAL_TASK, approval_arguments
+    from airflow_mlops.provider.operators.approval import ApplyAnswerOperator, CanaryApprovalOperator
+
+    approve = CanaryApprovalOperator(**approval_arguments(config))
+    where = {k: v for k, v in step(config, "canary_analysis").items() if k != "task_id"}
+    promote = ApplyAnswerOperator(task_id="promote", answer="approve", approval_task_id=APPROVAL_TASK, **where, **common)
+    # Reject skips the approval's direct downstream (promote); reject runs when promote was skipped
+    reject = ApplyAnswerOperator(task_id="reject", answer="reject", approval_task_id=APPROVAL_TASK,
+                                 trigger_rule="all_skipped", **where, **common)
+    analysis >> approve >> promote >> reject
 
 
 def rollback_dag(config: PipelineConfig | str | Path) -> DAG:

@@ -12,11 +12,19 @@ the labels that are numbers), and checks the challenger against the thresholds:
   ``max_accuracy_drop`` below the champion's; a regression's MAE at most
   ``(1 + max_mae_increase)`` times the champion's.
 
-All pass: promote the challenger. Any fails: reject the canary (the champion stays). Each
-decision goes to the deployment record with its figures. No canary, or a window still open, or
-too few challenger predictions: decision ``none`` / ``wait`` and nothing changes.
+All pass: promote the challenger - or, with ``await_approval``, decision ``await_approval``
+and nothing changes: a person answers in the Airflow UI. Any fails: reject the canary (the
+champion stays). Each decision goes to the deployment record with its figures. No canary, or a
+window still open, or too few challenger predictions: decision ``none`` / ``wait`` and nothing
+changes.
 
-Parameters: ``task``, the ``weight``-independent thresholds above, ``min_requests``, ``min_labels``, ``force``.
+With ``answer`` (a person's ``approve`` or ``reject`` of the canary of ``version``) nothing is
+judged: the figures are taken again and the answer is applied - promote, or reject with the reason
+"rejected by <user> in the Airflow UI" (no user: the approval timed out). A canary that is no
+longer that version's: decision ``none``, nothing changes.
+
+Parameters: ``task``, the ``weight``-independent thresholds above, ``min_requests``, ``min_labels``, ``force``,
+``await_approval``, ``answer``, ``version``, ``answered_by``, ``comment``.
 Settings: ``registry``. Output ``canary_report`` (``canary_report.json``, ``report.html``).
 """
 
@@ -80,32 +88,42 @@ def render(report: dict[str, Any]) -> str:
     return reports.page("Canary analysis", sections, meta=f"{report.get('window', '')}")
 
 
-def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
+def window_of(canary) -> tuple[datetime, str]:
+    """When the canary's window ends, and a line saying which canary it is."""
+    ends = datetime.fromisoformat(canary.started_at) + timedelta(minutes=canary.window_minutes)
+    return ends, f"canary of version {canary.version} since {canary.started_at} (window ends {ends.isoformat(timespec='seconds')})"
+
+
+def canary_figures(ctx: ExecutionContext, record, canary) -> dict[str, dict[str, Any]]:
+    """Champion's and challenger's online figures on the prediction log since the canary started."""
     from airflow_mlops.contract.layout import feedback_uri, predictions_uri
     from airflow_mlops.runtime.monitoring.performance import ONLINE_COLUMNS, version_figures
     from airflow_mlops.runtime.predictions.feedback import read_feedback
     from airflow_mlops.runtime.predictions.reader import read_prediction_frame
 
+    root, task = ctx.spec.artifact_root, ctx.params.task
+    predictions = read_prediction_frame(predictions_uri(root, ctx.spec.pipeline), {}, since=canary.started_at,
+                                        columns=ONLINE_COLUMNS, errors=True)
+    labels = read_feedback(feedback_uri(root, ctx.spec.pipeline))
+    figures = {
+        "champion": version_figures(predictions, record.champion, labels, task),
+        "challenger": version_figures(predictions, canary.version, labels, task),
+    }
+    ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
+    ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])
+    return figures
+
+
+def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
     params: CanaryAnalysisParams = ctx.params
     record = rollout.record()
     canary = record.canary
     if canary is None:
         return {"decision": "none", "reason": "no canary is running"}
-    started = datetime.fromisoformat(canary.started_at)
-    ends = started + timedelta(minutes=canary.window_minutes)
-    window = f"canary of version {canary.version} since {canary.started_at} (window ends {ends.isoformat(timespec='seconds')})"
+    ends, window = window_of(canary)
     if now < ends and not params.force:
         return {"decision": "wait", "reason": f"the canary window ends at {ends.isoformat(timespec='seconds')}", "window": window}
-    root = ctx.spec.artifact_root
-    predictions = read_prediction_frame(predictions_uri(root, ctx.spec.pipeline), {}, since=canary.started_at,
-                                        columns=ONLINE_COLUMNS, errors=True)
-    labels = read_feedback(feedback_uri(root, ctx.spec.pipeline))
-    figures = {
-        "champion": version_figures(predictions, record.champion, labels, params.task),
-        "challenger": version_figures(predictions, canary.version, labels, params.task),
-    }
-    ctx.log.info("champion v%s: %s", record.champion, figures["champion"])
-    ctx.log.info("challenger v%s: %s", canary.version, figures["challenger"])
+    figures = canary_figures(ctx, record, canary)
     min_requests = params.min_requests
     served = figures["challenger"]["predictions"] + figures["challenger"]["errors"]
     base = {"window": window, "figures": figures, "champion": record.champion, "challenger": canary.version}
@@ -121,8 +139,44 @@ def analyse(ctx: ExecutionContext, rollout, now: datetime) -> dict[str, Any]:
         rollout.reject_canary(reason, figures)
         return {**base, "decision": "reject", "reason": reason, "checks": checks}
     reason = "canary passed: " + "; ".join(c["reason"] for c in checks)
+    if params.await_approval:  # a person decides (deployment.approval: promote); nothing changes until then
+        return {**base, "decision": "await_approval", "reason": f"{reason}; awaiting approval", "checks": checks}
     rollout.promote(canary.version, reason, figures)
     return {**base, "decision": "promote", "reason": reason, "checks": checks}
+
+
+def answer_reason(answer: str, answered_by: str | None, comment: str | None) -> str:
+    """Why the canary was promoted or rejected, as the deployment record keeps it."""
+    verb = "approved" if answer == "approve" else "rejected"
+    if answered_by:
+        reason = f"{verb} by {answered_by} in the Airflow UI"
+    elif answer == "reject":  # nobody answered: the approval's timeout took its default, Reject
+        reason = "no answer to the approval before its timeout: rejected"
+    else:
+        reason = f"{verb} in the Airflow UI"
+    return f"{reason}: {comment.strip()}" if comment and comment.strip() else reason
+
+
+def apply_answer(ctx: ExecutionContext, rollout) -> dict[str, Any]:
+    """A person's answer to the approval of a canary that passed its analysis: promote it or
+    end it (the champion stays). Nothing is judged again; the figures are taken again for the record."""
+    params: CanaryAnalysisParams = ctx.params
+    answer, version = params.answer, str(params.version)
+    record = rollout.record()
+    canary = record.canary
+    if canary is None or canary.version != version:
+        running = f"the canary is version {canary.version}" if canary else "no canary is running"
+        return {"decision": "none", "reason": f"the approval was about the canary of version {version}, but {running}: "
+                                              "nothing changes"}
+    _, window = window_of(canary)
+    figures = canary_figures(ctx, record, canary)
+    base = {"window": window, "figures": figures, "champion": record.champion, "challenger": version, "checks": []}
+    reason = answer_reason(str(answer), params.answered_by, params.comment)
+    if answer == "approve":
+        rollout.promote(version, reason, figures)
+        return {**base, "decision": "promote", "reason": reason}
+    rollout.reject_canary(reason, figures)
+    return {**base, "decision": "reject", "reason": reason}
 
 
 def run(ctx: ExecutionContext) -> ComponentResult:
@@ -131,7 +185,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     by = f"{ctx.spec.run.dag_id}/{ctx.spec.run.run_id}" if ctx.spec.run.dag_id else "canary_analysis"
     rollout = Rollout(Registry.from_spec(ctx.spec), ctx.spec.artifact_root, ctx.spec.pipeline, by)
-    report = analyse(ctx, rollout, datetime.now(UTC))
+    report = apply_answer(ctx, rollout) if ctx.params.answer else analyse(ctx, rollout, datetime.now(UTC))
     ctx.log.info("decision: %s - %s", report["decision"].upper(), report["reason"])
     store = ArtifactStore()
     store.write_json(ctx.output_uri("canary_report", "canary_report.json"), report)
@@ -139,7 +193,9 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     return ComponentResult(
         outputs={"canary_report": OutputArtifact(ctx.output_uri("canary_report"),
                                                  {"decision": report["decision"], "reason": report["reason"][:500]})},
-        metrics={"decision": report["decision"], "challenger": report.get("challenger"), "champion": report.get("champion")},
+        # the figures and checks are shown to the person who approves (approval: promote)
+        metrics={"decision": report["decision"], "challenger": report.get("challenger"), "champion": report.get("champion"),
+                 "figures": report.get("figures") or {}, "checks": report.get("checks") or [], "window": report.get("window", "")},
     )
 
 
