@@ -37,7 +37,7 @@ from airflow_mlops.contract.tasks import (
     metric,
 )
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
-from airflow_mlops.runtime.ml import reports
+from airflow_mlops.runtime.ml import report_charts, reports
 
 MISSING = "(missing)"
 
@@ -265,15 +265,28 @@ def render_report(metrics: dict[str, Any], champion: dict[str, Any] | None, bles
                 [(c, m["precision"], m["recall"], m["f1"], m["support"]) for c, m in metrics["per_class"].items()],
             ),
             "<h2>Confusion matrix (rows: true, columns: predicted)</h2>"
+            + report_charts.confusion_heatmap(metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"])
             + reports.table([""] + metrics["confusion_matrix"]["labels"], [[c, *row] for c, row in zip(metrics["confusion_matrix"]["labels"], metrics["confusion_matrix"]["matrix"])]),
         ]
     else:
-        sections.append("<h2>Predicted against true values</h2>" + reports.scatter(
-            metrics["sample"]["target"], metrics["sample"]["prediction"], "true value", "prediction"))
-    for feature, values in metrics["slices"].items():
-        names = [k for k in next(iter(values.values()), {}) if k != "count"]
-        sections.append(f"<h2>Slices by {reports.esc(feature)}</h2>" + reports.table([feature, "rows", *names], [(v, m["count"], *(m[n] for n in names)) for v, m in values.items()]))
+        actual, predicted = metrics["sample"]["target"], metrics["sample"]["prediction"]
+        sections.append("<h2>Predicted against true values</h2><div class='charts'>"
+                        + report_charts.predicted_vs_actual(actual, predicted) + report_charts.residual_histogram(actual, predicted) + "</div>")
+    sections += slice_sections(metrics["slices"], champion)
     return reports.page("Model evaluation", sections)
+
+
+def slice_sections(slices: dict[str, dict[str, Any]], champion: dict[str, Any] | None) -> list[str]:
+    """Per slice feature: the main metric per value as bars (next to the champion's on the
+    same rows, when there is one) and every figure as a table."""
+    sections = []
+    for feature, values in slices.items():
+        names = [k for k in next(iter(values.values()), {}) if k != "count"]
+        theirs = (champion or {}).get("slices", {}).get(feature)
+        bars = report_charts.slice_bars(feature, names[0], values, theirs, f"champion v{champion['version']}" if champion else "champion") if names else ""
+        sections.append(f"<h2>Slices by {reports.esc(feature)}</h2>" + bars
+                        + reports.table([feature, "rows", *names], [(v, m["count"], *(m[n] for n in names)) for v, m in values.items()]))
+    return sections
 
 
 @dataclass(frozen=True)

@@ -186,14 +186,15 @@ def text_in_numeric_columns(examples, anomalies: list[Anomaly], schema) -> list[
     return out
 
 
-def drift_vs_champion(spec: ComponentSpec, train_stats, schema, log) -> tuple[str, list[Drift]]:
-    """The baseline statistics (``"none"``: nothing to compare with) and the drift measured
-    against them (logged)."""
+def drift_vs_champion(spec: ComponentSpec, train_stats, schema, log) -> tuple[str, Any, list[Drift]]:
+    """The baseline statistics' URI (``"none"``: nothing to compare with), the baseline's
+    training statistics (``None`` then) and the drift measured against them (logged)."""
     baseline = _baseline_key(spec)
-    drifts = drift(train_stats, load_statistics(f"{baseline}/{TRAIN}.stats"), schema) if baseline != "none" else []
+    baseline_stats = load_statistics(f"{baseline}/{TRAIN}.stats") if baseline != "none" else None
+    drifts = drift(train_stats, baseline_stats, schema) if baseline_stats is not None else []
     for d in drifts:
         log.info("drift %s %s = %.4f (threshold %.4f)%s", d.column, d.measure, d.value, d.threshold, "  DRIFTED" if d.value > d.threshold else "")
-    return baseline, drifts
+    return baseline, baseline_stats, drifts
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,10 @@ class Findings:
         )
 
 
-def write_reports(ctx: ExecutionContext, findings: Findings, stats: dict[str, Any], counts: dict[str, int], schema_note: str) -> str:
-    """The TFDV statistics viewer, ``anomalies.json``/``.txt`` and the HTML report; its URI."""
+def write_reports(ctx: ExecutionContext, findings: Findings, stats: dict[str, Any], counts: dict[str, int], schema_note: str,
+                  baseline_stats=None) -> str:
+    """The TFDV statistics viewer, ``anomalies.json``/``.txt`` and the HTML report (with the
+    distributions against ``baseline_stats``, the champion's training statistics); its URI."""
     import tensorflow_data_validation as tfdv
 
     store = ArtifactStore()
@@ -248,7 +251,7 @@ def write_reports(ctx: ExecutionContext, findings: Findings, stats: dict[str, An
     report_uri = ctx.output_uri("anomalies", "report.html")
     store.write_json(ctx.output_uri("anomalies", "anomalies.json"), findings.summary())
     store.write_text(ctx.output_uri("anomalies", "anomalies.txt"), findings.text())
-    store.write_text(report_uri, render_report(findings, counts, schema_note, stats[TRAIN]))
+    store.write_text(report_uri, render_report(findings, counts, schema_note, stats[TRAIN], baseline_stats))
     ctx.log.info("validation report: %s", report_uri)
     return report_uri
 
@@ -309,7 +312,34 @@ def feature_summary(stats) -> list[tuple]:
     return rows
 
 
-def render_report(findings: Findings, counts: dict[str, int], schema_note: str, train_stats) -> str:
+def distribution_title(column: str, drifts: list[Drift], compared: bool) -> str:
+    """A distribution picture's title: the column with its drift figures against the threshold."""
+    measured = [d for d in drifts if d.column == column]
+    if measured:
+        return f"{column}: " + "; ".join(
+            f"{d.measure} {d.value:.3f} {'>' if d.value > d.threshold else '<='} {d.threshold:.3f}"
+            + (" DRIFTED" if d.value > d.threshold else "") for d in measured)
+    return f"{column}: no drift threshold" if compared else f"{column} (no baseline)"
+
+
+def distributions(train_stats, baseline_stats, drifts: list[Drift]) -> str:
+    """Every column of the new training split drawn against the baseline's (``None``: alone)."""
+    from airflow_mlops.runtime.ml import report_charts
+
+    theirs = {_name(f): f for f in baseline_stats.datasets[0].features} if baseline_stats is not None else {}
+    pictures = [
+        report_charts.feature_distribution(
+            _name(f), f, theirs.get(_name(f)), distribution_title(_name(f), drifts, baseline_stats is not None))
+        for f in train_stats.datasets[0].features
+    ]
+    return "<div class='charts'>" + "".join(pictures) + "</div>"
+
+
+def _name(feature) -> str:
+    return ".".join(feature.path.step) or feature.name
+
+
+def render_report(findings: Findings, counts: dict[str, int], schema_note: str, train_stats, baseline_stats=None) -> str:
     anomalies, drifts, verdict = findings.anomalies, findings.drifts, findings.verdict
     sections = [
         f"<p>Verdict: <span class='{'ok' if verdict == 'valid' else 'bad' if verdict == 'invalid' else 'warn'}'>{reports.esc(verdict)}</span></p>",
@@ -329,6 +359,9 @@ def render_report(findings: Findings, counts: dict[str, int], schema_note: str, 
             if drifts
             else "<p>No comparison (no champion yet, or it was trained on this very data).</p>"
         ),
+        "<h2>Distributions: the new training split against the champion's</h2>"
+        + ("" if baseline_stats is not None else "<p class='meta'>No champion's training data to compare with: the new data alone.</p>")
+        + distributions(train_stats, baseline_stats, drifts),
         "<h2>Feature statistics (train)</h2>"
         + reports.table(["column", "type", "present", "missing %", "distribution"], feature_summary(train_stats)),
         f"<h2>Schema</h2><p>{reports.esc(schema_note)}</p>",
@@ -353,11 +386,11 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     write_schema(schema, ctx.output_uri("schema", "schema.pbtxt"))
     anomalies = text_in_numeric_columns(examples, schema_anomalies(stats, schema), schema)
     anomalies = sorted(anomalies + range_anomalies(examples, stats, schema), key=lambda a: (a.column, a.short))
-    baseline, drifts = drift_vs_champion(ctx.spec, stats[TRAIN], schema, ctx.log)
+    baseline, baseline_stats, drifts = drift_vs_champion(ctx.spec, stats[TRAIN], schema, ctx.log)
     findings = Findings(anomalies, drifts, baseline, params.schema_uri)
 
     counts = {s: int(examples.properties["splits"][s]) for s in splits}
-    report_uri = write_reports(ctx, findings, stats, counts, schema_note)
+    report_uri = write_reports(ctx, findings, stats, counts, schema_note, baseline_stats)
     enforce_verdict(findings, params.drift, report_uri, ctx.log)
     return validation_result(ctx, splits, findings, report_uri, jobs)
 

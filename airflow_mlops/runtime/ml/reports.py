@@ -13,6 +13,7 @@ table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #d9e2ec;pad
 th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#0b7a3b;font-weight:600}.bad{color:#b42318;font-weight:600}.warn{color:#b54708;font-weight:600}
 .meta{color:#52606d;font-size:.9rem}
+.charts{display:flex;flex-wrap:wrap;gap:.6rem}img.chart{border:1px solid #d9e2ec;max-width:100%}
 """
 
 
@@ -41,36 +42,3 @@ def page(title: str, sections: Iterable[str], meta: str = "") -> str:
         f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>"
         f"<p class='meta'>{esc(meta)}</p>{''.join(sections)}</body></html>"
     )
-
-
-def figure_html(fig) -> str:
-    """A matplotlib figure as an inline PNG (the report stays one self-contained file)."""
-    import base64
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f"<img alt='plot' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
-
-
-def scatter(x: Sequence[float], y: Sequence[float], x_label: str, y_label: str) -> str:
-    """A scatter plot of ``y`` against ``x`` with the diagonal, as an inline PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(x, y, s=10, alpha=0.6)
-    finite = [v for v in [*x, *y] if v == v]
-    if finite:
-        low, high = min(finite), max(finite)
-        ax.plot([low, high], [low, high], color="#b42318", linewidth=1, label="prediction = true value")
-        ax.legend()
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
-    ax.grid(alpha=0.3)
-    return figure_html(fig)

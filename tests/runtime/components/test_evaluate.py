@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from report_images import images
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.runtime.components.evaluate import bless
+from airflow_mlops.runtime.ml.report_charts import SQUARE, pixels
 
 THRESHOLDS = {"accuracy": {"min": 0.9, "max_drop": 0.02}}
 
@@ -53,6 +55,10 @@ def test_evaluate_component_reports_metrics_slices_and_blessing(first_run):
     assert sum(map(sum, saved["confusion_matrix"]["matrix"])) == saved["rows"]
     report = store.read_text(record.outputs["evaluation"].uri + "/report.html")
     assert "blessed" in report and "Slices by island" in report
+    pictures = images(report)  # the confusion matrix as a heatmap, accuracy per slice as bars (no champion)
+    assert set(saved["slices"]) == {"island", "sex"}
+    assert pictures == {"Confusion matrix: Adelie, Chinstrap, Gentoo": pixels(SQUARE),
+                        "accuracy by island": pixels(), "accuracy by sex": pixels()}
     assert store.read_json(record.outputs["blessing"].uri + "/blessing.json")["blessed"] is True
 
 
@@ -61,6 +67,8 @@ def test_evaluate_compares_with_the_champion_once_there_is_one(pipeline, first_r
     assert not again.cache_hit  # a new champion exists since the first evaluation
     assert again.metrics["champion_accuracy"] == pytest.approx(first_run["evaluate"].metrics["accuracy"])
     assert again.outputs["blessing"].properties["champion_version"] == "1"
+    report = ArtifactStore().read_text(again.outputs["evaluation"].uri + "/report.html")
+    assert "accuracy by island: candidate vs champion v1" in images(report)
 
 
 def test_a_model_below_threshold_is_not_blessed_and_not_registered(pipeline, first_run):

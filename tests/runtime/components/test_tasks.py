@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from pipeline_helpers import REPO, SPLIT, Pipeline
+from report_images import images
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.runtime.components.evaluate import bless, classification_metrics, regression_metrics
+from airflow_mlops.runtime.ml.report_charts import SQUARE, pixels
 
 DIABETES = REPO / "include" / "diabetes"
 DIABETES_SOURCE = "python://sklearn.datasets:load_diabetes?as_frame=true&scaled=false"
@@ -65,7 +67,11 @@ def test_a_regression_from_ingest_to_the_registry(diabetes):
     assert saved["task"] == "regression" and saved["rows"] == r["ingest"].metrics["rows_test"]
     assert len(saved["sample"]["prediction"]) == saved["rows"]
     report = ArtifactStore().read_text(r["evaluate"].outputs["evaluation"].uri + "/report.html")
-    assert "Predicted against true values" in report and "data:image/png;base64," in report and "r2.min" in report
+    assert "Predicted against true values" in report and "r2.min" in report
+    pictures = images(report)  # predictions against the truth, and the residuals
+    rows = saved["rows"]
+    assert pictures.get(f"Predicted against true values ({rows} rows)") == pixels(SQUARE)
+    assert [size for title, size in pictures.items() if title.startswith(f"Residuals ({rows} rows, mean ")] == [pixels()]
     version = r["register"].outputs["model_version"].properties["version"]
     tags = pipeline.registry().client().get_model_version("diabetes", version).tags
     assert tags["task"] == "regression" and abs(float(tags["r2"]) - m["r2"]) < 1e-9

@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from report_images import images
 
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ErrorKind, Status
+from airflow_mlops.runtime.ml.report_charts import pixels
 
 
 def files_under(uri: str) -> set[str]:
@@ -26,6 +28,12 @@ def test_good_data_gives_statistics_schema_and_reports(first_run):
     report = ArtifactStore().read_text(record.outputs["anomalies"].uri + "/report.html")
     assert "Verdict: <span class='ok'>valid</span>" in report
     assert "<td>body_mass_g</td><td>FLOAT</td>" in report and "<td>island</td><td>STRING</td>" in report
+    # a distribution picture per column (no champion yet: the new data alone), a PNG of the set size
+    pictures = images(report)
+    columns = {"species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"}
+    assert set(pictures) == {f"{c} (no baseline)" for c in columns}
+    assert set(pictures.values()) == {pixels()}
+    assert report.count('src="data:image/png;base64,') == len(columns) and "http" not in report.replace("http-equiv", "")
 
 
 def test_schema_is_inferred_and_written_when_absent(pipeline, first_run, tmp_path):
@@ -64,6 +72,14 @@ def test_drift_against_the_champion_is_measured_and_warns(pipeline, first_run, p
     measured = {d["column"]: d for d in summary["drift"]}
     assert measured["body_mass_g"]["value"] > measured["body_mass_g"]["threshold"]
     assert measured["island"]["value"] <= measured["island"]["threshold"]
+    # the report draws each column against the champion's training data, titled with its drift
+    pictures = images(ArtifactStore().read_text(record.outputs["anomalies"].uri + "/report.html"))
+    body_mass = next(t for t in pictures if t.startswith("body_mass_g: "))
+    assert body_mass == (f"body_mass_g: jensen_shannon_divergence {measured['body_mass_g']['value']:.3f} > "
+                         f"{measured['body_mass_g']['threshold']:.3f} DRIFTED")
+    island = measured["island"]
+    assert f"island: {island['measure']} {island['value']:.3f} <= {island['threshold']:.3f}" in pictures
+    assert "species: no drift threshold" in pictures and len(pictures) == 8
 
 
 def test_drift_fails_the_step_when_configured(pipeline, first_run, penguins_csv, tmp_path):
