@@ -93,7 +93,8 @@ CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/
 # on 3.3 only. The training runs, promotion and rollback DAGs still run on 3.1.8.
 RUNTIME_FAILURE_RUNS := test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds \
   test_corrupted_data_fails_at_validate_and_the_champion_stays test_bad_source_fails_the_run_with_the_components_message
-CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_local_cloud.py \
+# The browser test (tests/dags/test_browser.py) uses the real-scheduler test's standalone: 3.3 only.
+CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_browser.py --ignore=tests/dags/test_local_cloud.py \
   --ignore=tests/dags/test_examples.py $(addprefix --deselect=tests/dags/test_dags.py::,$(RUNTIME_FAILURE_RUNS))
 
 test: setup test-runtime test-control test-control-min lint
@@ -110,7 +111,15 @@ lint: $(AIRFLOW_VENV)/.installed
 test-runtime: setup
 	cd $(ROOT) && $(RUNTIME_VENV)/bin/python -m pytest $(RUNTIME_TESTS) $(PYTEST_ARGS)
 
-test-control: setup
+# The real-browser test of the MLOps view (tests/dags/test_browser.py) drives Debian's chromium
+# through its chromedriver, installed here when missing, as image-runtime installs its tools (needs root).
+BROWSER_APT_PACKAGES := chromium chromium-driver
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_APT_PACKAGES); }
+
+test-control: setup browser
 	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_TESTS) $(PYTEST_ARGS)
 
 test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
