@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: the canary analysis' decision when a passing canary waits for a person
 AWAIT_APPROVAL = "await_approval"
+#: the XCom key of the approval task's answer (chosen options, who, the form's fields)
+ANSWER_KEY = "answer"
 
 
 def analysis_metrics(context: Context, task_id: str) -> dict[str, Any]:
@@ -59,6 +61,17 @@ class CanaryApprovalOperator(ApprovalOperator):
                 f"nothing to approve: the canary analysis decided {metrics.get('decision')!r}, not {AWAIT_APPROVAL!r}")
         return super().execute(context)
 
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        # On Reject, ApprovalOperator skips its downstream by raising (Airflow 3's DownstreamTasksSkipped),
+        # so its return value never reaches XCom: the answer is kept under its own key first.
+        if "error" not in event:
+            context["ti"].xcom_push(key=ANSWER_KEY, value={
+                "chosen_options": list(event["chosen_options"]),
+                "responded_by_user": event.get("responded_by_user"),
+                "params_input": dict(event.get("params_input") or {}),
+            })
+        return super().execute_complete(context, event)
+
 
 class ApplyAnswerOperator(CanaryAnalysisOperator):
     """Apply the person's answer to the canary they were asked about: ``approve`` promotes it,
@@ -81,7 +94,7 @@ class ApplyAnswerOperator(CanaryAnalysisOperator):
         self.analysis_task_id = analysis_task_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        response = context["ti"].xcom_pull(task_ids=self.approval_task_id)
+        response = context["ti"].xcom_pull(task_ids=self.approval_task_id, key=ANSWER_KEY)
         if not response:
             raise AirflowSkipException("nobody was asked: no canary awaited approval")
         chosen = [str(option).lower() for option in response.get("chosen_options") or []]

@@ -5,7 +5,7 @@ analysis' figures; the answer reaches the canary analysis component as parameter
 from __future__ import annotations
 
 import textwrap
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,11 +49,19 @@ def analysis_result(decision: str = "await_approval", regression: bool = False) 
 
 
 class FakeTI:
+    """XComs by task id (the return value; the approval's answer under its key)."""
+
+    map_index = -1
+
     def __init__(self, xcoms: dict):
         self.xcoms = xcoms
+        self.pushed: dict[str, object] = {}
 
-    def xcom_pull(self, task_ids: str):
-        return self.xcoms.get(task_ids)
+    def xcom_pull(self, task_ids: str, key: str = "return_value"):
+        return self.xcoms.get(task_ids if key == "return_value" else (task_ids, key))
+
+    def xcom_push(self, key: str, value) -> None:
+        self.pushed[key] = value
 
 
 def test_without_approval_the_promotion_dag_is_the_canary_analysis_alone(tmp_path):
@@ -153,7 +161,7 @@ def response(option: str, user: dict | None, comment: str = "") -> dict:
 
 def test_a_rejection_reaches_the_component_with_who_and_why(tmp_path, launched):
     promote, reject = answering(tmp_path)
-    ti = FakeTI({"canary_analysis": analysis_result(), "approve": response("Reject", {"id": "7", "name": "alice"}, "too slow")})
+    ti = FakeTI({"canary_analysis": analysis_result(), ("approve", "answer"): response("Reject", {"id": "7", "name": "alice"}, "too slow")})
     with pytest.raises(AirflowSkipException, match="the answer was reject: nothing to approve"):
         promote.execute({"ti": ti})
     assert reject.execute({"ti": ti})["outputs"]["canary_report"]["properties"]["decision"] == "reject"
@@ -163,14 +171,36 @@ def test_a_rejection_reaches_the_component_with_who_and_why(tmp_path, launched):
 
 def test_an_approval_promotes_and_a_timeout_rejects_with_nobody_named(tmp_path, launched):
     promote, reject = answering(tmp_path)
-    ti = FakeTI({"canary_analysis": analysis_result(), "approve": response("Approve", {"id": "admin", "name": "admin"})})
+    ti = FakeTI({"canary_analysis": analysis_result(), ("approve", "answer"): response("Approve", {"id": "admin", "name": "admin"})})
     promote.execute({"ti": ti})
     assert (launched[-1]["answer"], launched[-1]["answered_by"], launched[-1]["version"]) == ("approve", "admin", "4")
     with pytest.raises(AirflowSkipException, match="the answer was approve: nothing to reject"):
         reject.execute({"ti": ti})
-    timed_out = FakeTI({"canary_analysis": analysis_result(), "approve": response("Reject", None)})
+    timed_out = FakeTI({"canary_analysis": analysis_result(), ("approve", "answer"): response("Reject", None)})
     reject.execute({"ti": timed_out})
     assert launched[-1]["answer"] == "reject" and "answered_by" not in launched[-1]
+
+
+def test_the_answer_is_kept_although_reject_skips_the_promotion_by_raising(tmp_path):
+    """Airflow 3 skips the approval's downstream with an exception, so its return value is lost:
+    the answer is in XCom under its own key before that."""
+    try:
+        from airflow.sdk.exceptions import DownstreamTasksSkipped
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import DownstreamTasksSkipped
+
+    approve = promotion_dag(config(tmp_path, GATED)).get_task("approve")
+    ti = FakeTI({})
+    event = {"chosen_options": ["Reject"], "params_input": {"comment": "not today"}, "responded_at": datetime.now(UTC),
+             "responded_by_user": {"id": "7", "name": "alice"}, "timedout": False}
+    with pytest.raises(DownstreamTasksSkipped) as skipped:
+        approve.execute_complete({"ti": ti, "task": approve}, event)
+    assert skipped.value.tasks == ["promote"]
+    assert ti.pushed["answer"] == {"chosen_options": ["Reject"], "responded_by_user": {"id": "7", "name": "alice"},
+                                   "params_input": {"comment": "not today"}}
+    approved = FakeTI({})
+    assert approve.execute_complete({"ti": approved, "task": approve}, {**event, "chosen_options": ["Approve"]})
+    assert approved.pushed["answer"]["chosen_options"] == ["Approve"]
 
 
 def test_nobody_was_asked_when_the_approval_was_skipped(tmp_path, launched):
