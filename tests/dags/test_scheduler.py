@@ -139,7 +139,15 @@ def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
     assert sorted(r["logical_date"][:10] for r in runs) == ["2026-01-04", "2026-01-11", "2026-01-18"]
     assert {r["state"] for r in runs} == {"success"}, runs
     # One training did the work, the other runs reused it; one model version, the champion.
+    # Each train task's invocation says whether it executed or hit the cache, and every
+    # execution leaves an attempt directory (one execution.json whatever the count). The
+    # scheduled run that unpausing starts trains on the same data: it may be the one that executed.
     root = Path(paths["artifact_root"].removeprefix("file://"))
+    results = {p.parts[-4]: json.loads(p.read_text()) for p in root.glob("penguin/_invocations/penguin_training/*/train/try-*/result.json")}
+    assert sum(run.startswith("backfill__") for run in results) == 3, sorted(results)
+    assert [r["cache_hit"] for r in results.values()].count(False) == 1, {run: r["cache_hit"] for run, r in results.items()}
+    assert len({r["fingerprint"] for r in results.values()}) == 1
+    assert len(list(root.glob("penguin/train/*/attempt-*"))) == 1
     assert len(list(root.glob("penguin/train/*/execution.json"))) == 1
     assert registry_champion(paths["tracking_uri"]) == "1"
 
