@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,10 @@ def gcs_bucket(gcs_emulator, request):
     return bucket
 
 
+#: the OpenLineage events file in the ``airflow_env`` home
+OPENLINEAGE_EVENTS = "openlineage-events.jsonl"
+
+
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory) -> dict[str, str]:
     """Environment for Airflow CLI subprocesses: a fresh AIRFLOW_HOME with a migrated SQLite DB,
@@ -98,6 +105,8 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
         "MLOPS_ARTIFACT_ROOT": "file://" + str(home / "artifacts"),
         "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+        # OpenLineage events of every run, one JSON per line (tests/dags/test_dags.py reads the first training run's)
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(home / OPENLINEAGE_EVENTS), "append": True}),
     }
     for command in (["db", "migrate"], ["pools", "set", "gpu", "1", "GPUs for training"]):
         result = subprocess.run([str(AIRFLOW_BIN), *command], env=env, capture_output=True, text=True, timeout=600)
@@ -211,3 +220,136 @@ def readme_tutorial(tmp_path: Path) -> dict[str, Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
     return files
+
+
+# -- a real scheduler: `airflow standalone` shared by tests/dags/test_scheduler.py, test_approval.py
+# and test_browser.py (one per session: it takes minutes to start and to run DAGs in)
+
+DAG_ID = "penguin_training"
+
+
+def airflow_cli(env: dict, *args: str) -> str:
+    result = subprocess.run([str(AIRFLOW_BIN), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def cli_json(output: str) -> list[dict]:
+    return json.loads(output[output.index("\n[") + 1 :] if "\n[" in output else output[output.index("[") :])
+
+
+@pytest.fixture(scope="session")
+def local_cloud_stack(tmp_path_factory):
+    from local_cloud.stack import local_cloud
+
+    with local_cloud(tmp_path_factory.mktemp("scheduler-cloud"), str(RUNTIME_PYTHON)) as cloud:
+        yield cloud
+
+
+def _pipelines(include: Path, home: Path, cloud) -> None:
+    """``include/penguin`` as in the repo, with its artifacts and registry under ``home``, and
+    ``include/penguin_remote``: the same pipeline on the local cloud."""
+    import shutil
+
+    import yaml
+
+    from local_cloud.stack import cloud_pipeline
+
+    shutil.copytree(REPO / "include" / "penguin", include / "penguin")
+    config = include / "penguin" / "pipeline.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["artifact_root"] = f"file://{home}/artifacts"
+    data["registry"]["tracking_uri"] = f"sqlite:///{home}/mlflow.db"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    cloud_pipeline(cloud, REPO / "include" / "penguin" / "pipeline.yaml", include, name="penguin_remote")
+
+
+@pytest.fixture(scope="session")
+def airflow_services(tmp_path_factory, local_cloud_stack):
+    """`airflow standalone` on 127.0.0.1 with its own home, ports, DAGs folder, pipeline configs
+    (artifact root and registry under its home; penguin_remote on the local cloud)."""
+    home = tmp_path_factory.mktemp("scheduler-home")
+    dags, include = home / "dags", home / "include"
+    dags.mkdir()
+    for dag_file in (REPO / "dags").glob("*.py"):
+        (dags / dag_file.name).write_text(dag_file.read_text())
+    (dags / "penguin_remote_training.py").write_text(
+        "from airflow_mlops.provider.factory import pipeline_config_path, training_dag\n\n"
+        'dag = training_dag(pipeline_config_path(__file__, "penguin_remote"))\n'
+    )
+    _pipelines(include, home, local_cloud_stack)
+    api_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("MLOPS_ARTIFACT_ROOT", "MLOPS_TRACKING_URI")},
+        **local_cloud_stack.env(),
+        "PATH": f"{AIRFLOW_BIN.parent}:{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "MLOPS_INCLUDE_DIR": str(include),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
+    }
+    # where the penguin copy keeps its artifacts and registry (read by the tests, not by Airflow)
+    paths = {"artifact_root": f"file://{home}/artifacts", "tracking_uri": f"sqlite:///{home}/mlflow.db", "api_port": api_port}
+    log = (home / "standalone.log").open("w")
+    proc = subprocess.Popen([str(AIRFLOW_BIN), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/v2/monitor/health", timeout=5) as response:
+                    health = json.load(response)
+                if all(health.get(c, {}).get("status") == "healthy" for c in ("scheduler", "dag_processor", "triggerer")):
+                    break
+            except OSError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail("airflow standalone did not become healthy:\n" + (home / "standalone.log").read_text()[-5000:])
+        deadline = time.monotonic() + 180
+        while not all(d in airflow_cli(env, "dags", "list") for d in (DAG_ID, "penguin_remote_training")):
+            assert time.monotonic() < deadline, "the DAG processor did not pick up penguin_training and penguin_remote_training"
+            time.sleep(3)
+        airflow_cli(env, "pools", "set", "gpu", "1", "GPUs for training")
+        yield env, paths
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # whatever of the group ignored SIGTERM (executor workers) must not outlive the test
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        log.close()
+
+
+def api_token(env: dict, port: int) -> str:
+    """A token of standalone's generated admin user (SimpleAuthManager)."""
+    passwords = json.loads((Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": "admin", "password": passwords["admin"]}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["access_token"]
+
+
+#: the test files that share ``airflow_services``, in the order they run: after every other test
+#: (the idle scheduler would slow the `airflow dags test` runs), the backfill first (it makes the
+#: first champion of the shared penguin copy)
+REAL_SCHEDULER_FILES = ("test_scheduler.py", "test_approval.py", "test_browser.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.path.name
+        return REAL_SCHEDULER_FILES.index(name) + 1 if name in REAL_SCHEDULER_FILES else 0
+
+    items.sort(key=rank)  # stable: the order within each group stays

@@ -6,132 +6,23 @@ deferred while its pod runs, and a kill from the REST API deleting the pod."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
-from conftest import AIRFLOW_BIN, REPO, RUNTIME_PYTHON, free_port, registry_champion
+from conftest import DAG_ID, REPO, airflow_cli, api_token, cli_json, registry_champion
 
 from airflow_mlops.provider.launchers.kubernetes import label_value
-
-DAG_ID = "penguin_training"
-
-
-def _airflow(env: dict, *args: str) -> str:
-    result = subprocess.run([str(AIRFLOW_BIN), *args], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
-
-
-def _json(output: str) -> list[dict]:
-    return json.loads(output[output.index("\n[") + 1 :] if "\n[" in output else output[output.index("[") :])
-
-
-@pytest.fixture(scope="module")
-def local_cloud_stack(tmp_path_factory):
-    from local_cloud.stack import local_cloud
-
-    with local_cloud(tmp_path_factory.mktemp("scheduler-cloud"), str(RUNTIME_PYTHON)) as cloud:
-        yield cloud
-
-
-def _pipelines(include: Path, home: Path, cloud) -> None:
-    """``include/penguin`` as in the repo, with its artifacts and registry under ``home``, and
-    ``include/penguin_remote``: the same pipeline on the local cloud."""
-    import shutil
-
-    import yaml
-
-    from local_cloud.stack import cloud_pipeline
-
-    shutil.copytree(REPO / "include" / "penguin", include / "penguin")
-    config = include / "penguin" / "pipeline.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["artifact_root"] = f"file://{home}/artifacts"
-    data["registry"]["tracking_uri"] = f"sqlite:///{home}/mlflow.db"
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    cloud_pipeline(cloud, REPO / "include" / "penguin" / "pipeline.yaml", include, name="penguin_remote")
-
-
-@pytest.fixture(scope="module")
-def airflow_services(tmp_path_factory, local_cloud_stack):
-    """`airflow standalone` on 127.0.0.1 with its own home, ports, DAGs folder, pipeline configs
-    (artifact root and registry under its home; penguin_remote on the local cloud)."""
-    home = tmp_path_factory.mktemp("scheduler-home")
-    dags, include = home / "dags", home / "include"
-    dags.mkdir()
-    for dag_file in (REPO / "dags").glob("*.py"):
-        (dags / dag_file.name).write_text(dag_file.read_text())
-    (dags / "penguin_remote_training.py").write_text(
-        "from airflow_mlops.provider.factory import pipeline_config_path, training_dag\n\n"
-        'dag = training_dag(pipeline_config_path(__file__, "penguin_remote"))\n'
-    )
-    _pipelines(include, home, local_cloud_stack)
-    api_port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("MLOPS_ARTIFACT_ROOT", "MLOPS_TRACKING_URI")},
-        **local_cloud_stack.env(),
-        "PATH": f"{AIRFLOW_BIN.parent}:{os.environ['PATH']}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "MLOPS_INCLUDE_DIR": str(include),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
-    }
-    # where the penguin copy keeps its artifacts and registry (read by the tests, not by Airflow)
-    paths = {"artifact_root": f"file://{home}/artifacts", "tracking_uri": f"sqlite:///{home}/mlflow.db", "api_port": api_port}
-    log = (home / "standalone.log").open("w")
-    proc = subprocess.Popen([str(AIRFLOW_BIN), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/v2/monitor/health", timeout=5) as response:
-                    health = json.load(response)
-                if all(health.get(c, {}).get("status") == "healthy" for c in ("scheduler", "dag_processor", "triggerer")):
-                    break
-            except OSError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail("airflow standalone did not become healthy:\n" + (home / "standalone.log").read_text()[-5000:])
-        deadline = time.monotonic() + 180
-        while not all(d in _airflow(env, "dags", "list") for d in (DAG_ID, "penguin_remote_training")):
-            assert time.monotonic() < deadline, "the DAG processor did not pick up penguin_training and penguin_remote_training"
-            time.sleep(3)
-        _airflow(env, "pools", "set", "gpu", "1", "GPUs for training")
-        yield env, paths
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # whatever of the group ignored SIGTERM (executor workers) must not outlive the test
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        log.close()
 
 
 def test_backfill_over_three_weeks_runs_every_date_to_success(airflow_services):
     env, paths = airflow_services
-    _airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-01-01", "--to-date", "2026-01-20")
-    _airflow(env, "dags", "unpause", DAG_ID)
+    airflow_cli(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2026-01-01", "--to-date", "2026-01-20")
+    airflow_cli(env, "dags", "unpause", DAG_ID)
     deadline = time.monotonic() + 900
     while True:
-        runs = [r for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"].startswith("backfill__")]
+        runs = [r for r in cli_json(airflow_cli(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"].startswith("backfill__")]
         if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs):
             break
         assert time.monotonic() < deadline, f"backfill not finished: {[(r['run_id'], r['state']) for r in runs]}"
@@ -188,15 +79,15 @@ def test_drift_found_by_monitoring_starts_a_training_run_through_the_retrain_ass
     assert registry_champion(paths["tracking_uri"]) == "1"  # from the backfill above
     root = Path(paths["artifact_root"].removeprefix("file://"))
     _drifted_prediction_log(root)
-    before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json"))}
-    _airflow(env, "dags", "unpause", "penguin_monitoring")
-    _airflow(env, "dags", "trigger", "penguin_monitoring")
+    before = {r["run_id"] for r in cli_json(airflow_cli(env, "dags", "list-runs", DAG_ID, "-o", "json"))}
+    airflow_cli(env, "dags", "unpause", "penguin_monitoring")
+    airflow_cli(env, "dags", "trigger", "penguin_monitoring")
     deadline = time.monotonic() + 600
     while True:
-        runs = [r for r in _json(_airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"] not in before]
+        runs = [r for r in cli_json(airflow_cli(env, "dags", "list-runs", DAG_ID, "-o", "json")) if r["run_id"] not in before]
         if runs:
             break
-        monitoring = _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
+        monitoring = cli_json(airflow_cli(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
         assert time.monotonic() < deadline, f"no training run; monitoring runs: {monitoring}"
         assert not any(r["state"] == "failed" for r in monitoring), monitoring
         time.sleep(5)
@@ -216,19 +107,19 @@ def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(air
     """Follows the test above: monitoring runs again over the same drifted predictions; the
     retrain Asset was updated after the newest of them, so request_retraining skips, saying why."""
     env, paths = airflow_services
-    before = {r["run_id"] for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))}
+    before = {r["run_id"] for r in cli_json(airflow_cli(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))}
     assert before, "the drift test above must have run monitoring"
-    _airflow(env, "dags", "trigger", "penguin_monitoring")
+    airflow_cli(env, "dags", "trigger", "penguin_monitoring")
     deadline = time.monotonic() + 600
     while True:
-        runs = [r for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json")) if r["run_id"] not in before]
+        runs = [r for r in cli_json(airflow_cli(env, "dags", "list-runs", "penguin_monitoring", "-o", "json")) if r["run_id"] not in before]
         if runs and runs[0]["state"] in ("success", "failed"):
             break
         assert time.monotonic() < deadline, f"monitoring did not finish: {runs}"
         time.sleep(5)
     run_id = runs[0]["run_id"]
     assert runs[0]["state"] == "success", runs
-    states = {t["task_id"]: t["state"] for t in _json(_airflow(env, "tasks", "states-for-dag-run", "penguin_monitoring", run_id, "-o", "json"))}
+    states = {t["task_id"]: t["state"] for t in cli_json(airflow_cli(env, "tasks", "states-for-dag-run", "penguin_monitoring", run_id, "-o", "json"))}
     assert states == {"monitor": "success", "request_retraining": "skipped"}
     folder = Path(env["AIRFLOW_HOME"]) / "logs" / "dag_id=penguin_monitoring" / f"run_id={run_id}" / "task_id=request_retraining"
     text = "".join(p.read_text() for p in folder.glob("*.log"))
@@ -239,21 +130,11 @@ def test_a_second_alert_about_the_same_traffic_requests_no_second_retraining(air
     assert sum(v["status"] == "alert" for v in verdicts) >= 2
     requests = [
         t["state"]
-        for r in _json(_airflow(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
-        for t in _json(_airflow(env, "tasks", "states-for-dag-run", "penguin_monitoring", r["run_id"], "-o", "json"))
+        for r in cli_json(airflow_cli(env, "dags", "list-runs", "penguin_monitoring", "-o", "json"))
+        for t in cli_json(airflow_cli(env, "tasks", "states-for-dag-run", "penguin_monitoring", r["run_id"], "-o", "json"))
         if t["task_id"] == "request_retraining"
     ]
     assert requests.count("success") == 1, requests
-
-
-def _api_token(env: dict, port: int) -> str:
-    """A token of standalone's generated admin user (SimpleAuthManager)."""
-    passwords = json.loads((Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/auth/token", method="POST", headers={"Content-Type": "application/json"},
-        data=json.dumps({"username": "admin", "password": passwords["admin"]}).encode())
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["access_token"]
 
 
 def test_a_remote_step_is_deferred_while_its_pod_runs_and_a_kill_deletes_the_pod(airflow_services, local_cloud_stack):
@@ -264,15 +145,15 @@ def test_a_remote_step_is_deferred_while_its_pod_runs_and_a_kill_deletes_the_pod
     cloud = local_cloud_stack
     dag_id = "penguin_remote_training"
     cloud.kubernetes.inject("hold", match="ingest")
-    _airflow(env, "dags", "unpause", dag_id)  # (unpausing may also start the latest scheduled run)
-    _airflow(env, "dags", "trigger", dag_id)
+    airflow_cli(env, "dags", "unpause", dag_id)  # (unpausing may also start the latest scheduled run)
+    airflow_cli(env, "dags", "trigger", dag_id)
 
     def held() -> tuple[str, dict] | None:
         """The run whose ingest is deferred while its pod (the held one) runs."""
         pods = [p for p in cloud.kubernetes.created_pods() if p["spec"]["containers"][0]["args"][0] == "ingest"]
         running = [c for c in cloud.runner.containers if c.poll() is None]
-        for run in _json(_airflow(env, "dags", "list-runs", dag_id, "-o", "json")):
-            states = {t["task_id"]: t["state"] for t in _json(_airflow(env, "tasks", "states-for-dag-run", dag_id, run["run_id"], "-o", "json"))}
+        for run in cli_json(airflow_cli(env, "dags", "list-runs", dag_id, "-o", "json")):
+            states = {t["task_id"]: t["state"] for t in cli_json(airflow_cli(env, "tasks", "states-for-dag-run", dag_id, run["run_id"], "-o", "json"))}
             pod = next((p for p in pods if p["metadata"]["labels"]["airflow-run-id"] == label_value(run["run_id"])), None)
             if states.get("ingest") == "deferred" and pod and running:
                 return run["run_id"], pod
@@ -287,7 +168,7 @@ def test_a_remote_step_is_deferred_while_its_pod_runs_and_a_kill_deletes_the_pod
     assert held() == (run_id, pod)
     assert pod["metadata"]["name"] not in cloud.kubernetes.deleted_pods()
 
-    token = _api_token(env, paths["api_port"])
+    token = api_token(env, paths["api_port"])
     request = urllib.request.Request(
         f"http://127.0.0.1:{paths['api_port']}/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/ingest",
         method="PATCH", headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
