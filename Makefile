@@ -93,8 +93,9 @@ CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/
 # on 3.3 only. The training runs, promotion and rollback DAGs still run on 3.1.8.
 RUNTIME_FAILURE_RUNS := test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds \
   test_corrupted_data_fails_at_validate_and_the_champion_stays test_bad_source_fails_the_run_with_the_components_message
-# The browser test (tests/dags/test_browser.py) uses the real-scheduler test's standalone: 3.3 only.
-CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_browser.py --ignore=tests/dags/test_local_cloud.py \
+# The approval and browser tests (tests/dags/test_approval.py, test_browser.py) use the real-scheduler
+# tests' standalone: 3.3 only.
+CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_approval.py --ignore=tests/dags/test_browser.py --ignore=tests/dags/test_local_cloud.py \
   --ignore=tests/dags/test_examples.py $(addprefix --deselect=tests/dags/test_dags.py::,$(RUNTIME_FAILURE_RUNS))
 
 test: setup test-runtime test-control test-control-min lint
