@@ -281,15 +281,17 @@ class Client(threading.Thread):
             self.row_of[request_id] = json.dumps(row, sort_keys=True)
             body = json.dumps({"instances": [{**request_row(row, shift=False), "request_id": request_id}]}).encode()
             request = urllib.request.Request(self.url + "/predict", data=body, headers={"Content-Type": "application/json"})
+            sent_at = datetime.now(UTC)
             try:
-                with urllib.request.urlopen(request, timeout=15) as response:
+                with urllib.request.urlopen(request, timeout=60) as response:
                     outcome = "answered" if response.status == 200 else f"http {response.status}"
             except urllib.error.HTTPError as exc:
                 outcome = f"http {exc.code}"
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                outcome = "refused" if isinstance(reason, ConnectionRefusedError) else "no_answer"
-            self.sent.append(Sent(request_id, outcome, datetime.now(UTC)))
+                outcome = ("refused" if isinstance(reason, ConnectionRefusedError)
+                           else "timeout" if isinstance(reason, TimeoutError) else "no_answer")
+            self.sent.append(Sent(request_id, outcome, datetime.now(UTC), sent_at))
             time.sleep(0.08 if outcome == "answered" else 0.3)
 
     def stop(self) -> None:
@@ -449,7 +451,7 @@ def follow_first_run(sup: Supervisor, af: Airflow) -> str:
             return None
         if "epoch 2/" in task_log(run["run_id"], "train"):
             return "mid-training (epoch 2 checkpointed, no model written yet)"
-        return "mid-run (before its second epoch ended)" if time.time() - proc.create_time() > 20 else None
+        return "mid-run (before its second epoch ended)" if time.time() - proc.create_time() > 45 else None
 
     def failed() -> str | None:
         return f"{run['run_id']} failed" if af.done(TRAINING, run["run_id"]) == "failed" else None

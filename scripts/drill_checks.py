@@ -149,12 +149,15 @@ def check_aliases(versions: Sequence[str], aliases: Mapping[str, str], record: M
 @dataclass(frozen=True)
 class Sent:
     """One request of the drill's client: ``answered`` (an answer came back, at ``at``),
-    ``refused`` (the server was down: it never got it) or ``no_answer`` (sent, then the
-    connection broke or timed out: in flight when the server died)."""
+    ``refused`` (the server was down: it never got it), ``no_answer`` (sent, then the connection
+    broke: in flight when the server died) or ``timeout`` (the client gave up waiting; the
+    server may still have answered and logged it - a restarting server accepts connections
+    before its model is loaded)."""
 
     request_id: str
     outcome: str
     at: datetime
+    sent_at: datetime | None = None  # when it was sent (``at`` is when the answer, or the error, came)
 
 
 def check_prediction_log(sent: Sequence[Sent], logged: Sequence[str], kills: Sequence[datetime],
@@ -174,14 +177,15 @@ def check_prediction_log(sent: Sequence[Sent], logged: Sequence[str], kills: Seq
     answered = [s for s in sent if s.outcome == "answered"]
     unlogged = [s for s in answered if s.request_id not in counts]
 
-    def near_kill(s: Sent) -> bool:
-        return any(k - flush_window <= s.at <= k + timedelta(seconds=1) for k in kills)
+    def near_kill(s: Sent) -> bool:  # in flight across a kill, or answered just before one
+        return any((s.sent_at or s.at) <= k + timedelta(seconds=1) and s.at >= k - flush_window for k in kills)
 
     lost = [s.request_id for s in unlogged if not near_kill(s)]
     queued_at_kill = len(unlogged) - len(lost)
     no_answer = [s for s in sent if s.outcome == "no_answer"]
     stray = [s.request_id for s in no_answer if not near_kill(s) and s.request_id in counts]
     refused = sum(s.outcome == "refused" for s in sent)
+    timeouts = [s for s in sent if s.outcome == "timeout"]
     problems = []
     if twice:
         problems.append(f"logged more than once: {_few(twice)}")
@@ -196,7 +200,8 @@ def check_prediction_log(sent: Sequence[Sent], logged: Sequence[str], kills: Seq
                  f"{len(answered)} answered, {logged_answered} of them logged; {len(counts)} rows logged; "
                  f"at the {len(kills)} server kill(s): {len(no_answer)} requests in flight got no answer "
                  f"({sum(s.request_id in counts for s in no_answer)} of them logged), {queued_at_kill} answered rows "
-                 f"lost from the log queue; {refused} refused while the server was down")
+                 f"lost from the log queue; {refused} refused while the server was down; {len(timeouts)} timed out at the client "
+                 f"({sum(s.request_id in counts for s in timeouts)} of them served and logged)")
 
 
 def check_runs(runs: Mapping[str, Sequence[Mapping]]) -> Check:

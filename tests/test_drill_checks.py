@@ -95,6 +95,13 @@ def test_prediction_log():
     assert ok.ok and "1 answered rows lost from the log queue" in ok.detail and "1 requests in flight" in ok.detail
     missing = check_prediction_log(sent, [f"r{i}" for i in range(9)], [kill], WINDOW)
     assert not missing.ok and "answered but not logged, away from any server kill: r9" in missing.detail
+    # sent before the kill, no answer until long after it: in flight across the kill
+    late = Sent("k4", "no_answer", kill + timedelta(seconds=15), sent_at=kill - timedelta(seconds=1))
+    assert check_prediction_log([*sent, late], [*(f"r{i}" for i in range(10)), "k4"], [kill], WINDOW).ok
+    gave_up = Sent("t1", "timeout", T0 + timedelta(seconds=45), sent_at=T0 + timedelta(seconds=30))
+    assert check_prediction_log([*sent, gave_up], [*(f"r{i}" for i in range(10)), "t1"], [kill], WINDOW).ok
+    stray = Sent("s1", "no_answer", T0 + timedelta(seconds=40), sent_at=T0 + timedelta(seconds=30))
+    assert not check_prediction_log([*sent, stray], [*(f"r{i}" for i in range(10)), "s1"], [kill], WINDOW).ok
     assert not check_prediction_log(sent, [f"r{i}" for i in range(10)] + ["r3"], [], WINDOW).ok  # logged twice
     assert not check_prediction_log(sent, [f"r{i}" for i in range(10)] + ["x"], [], WINDOW).ok  # never sent
 
