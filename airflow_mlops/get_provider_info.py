@@ -90,7 +90,15 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "extra-links": [],
+        # The step operators' links (airflow_mlops/provider/links.py: STEP_LINKS, LINK_CLASSES).
+        "extra-links": [
+            "airflow_mlops.provider.links.ReportLink",
+            "airflow_mlops.provider.links.ModelVersionLink",
+            "airflow_mlops.provider.links.MlflowRunLink",
+            "airflow_mlops.provider.links.VertexJobLink",
+            "airflow_mlops.provider.links.GkePodLink",
+            "airflow_mlops.provider.links.DataflowJobLink",
+        ],
         # The MLOps view (a FastAPI app under /mlops and its UI entries); see airflow_mlops/provider/plugin.
         "plugins": [{"name": "mlops_view", "plugin-class": "airflow_mlops.provider.plugin.plugin.MlopsViewPlugin"}],
         "config": {

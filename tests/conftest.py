@@ -107,6 +107,7 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
         # OpenLineage events of every run, one JSON per line (tests/dags/test_dags.py reads the first training run's)
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(home / OPENLINEAGE_EVENTS), "append": True}),
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",  # emit in the task process, no fork per event
     }
     for command in (["db", "migrate"], ["pools", "set", "gpu", "1", "GPUs for training"]):
         result = subprocess.run([str(AIRFLOW_BIN), *command], env=env, capture_output=True, text=True, timeout=600)
@@ -247,8 +248,9 @@ def local_cloud_stack(tmp_path_factory):
 
 
 def _pipelines(include: Path, home: Path, cloud) -> None:
-    """``include/penguin`` as in the repo, with its artifacts and registry under ``home``, and
-    ``include/penguin_remote``: the same pipeline on the local cloud."""
+    """``include/penguin`` as in the repo, with its artifacts and registry under ``home``,
+    ``include/penguin_remote``: the same pipeline on the local cloud, and ``include/penguin_gate``:
+    the same with ``deployment.approval: promote`` and a registry of its own (test_approval.py)."""
     import shutil
 
     import yaml
@@ -262,6 +264,12 @@ def _pipelines(include: Path, home: Path, cloud) -> None:
     data["registry"]["tracking_uri"] = f"sqlite:///{home}/mlflow.db"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     cloud_pipeline(cloud, REPO / "include" / "penguin" / "pipeline.yaml", include, name="penguin_remote")
+    gate = yaml.safe_load((REPO / "include" / "penguin" / "pipeline.yaml").read_text())
+    gate.update(pipeline="penguin_gate", artifact_root=f"file://{home}/artifacts")
+    gate["registry"].update(tracking_uri=f"sqlite:///{home}/penguin_gate-mlflow.db", model_name="penguin_gate")
+    gate["deployment"] = {**gate.get("deployment", {}), "approval": "promote"}
+    (include / "penguin_gate").mkdir()
+    (include / "penguin_gate" / "pipeline.yaml").write_text(yaml.safe_dump(gate, sort_keys=False))
 
 
 @pytest.fixture(scope="session")
@@ -276,6 +284,10 @@ def airflow_services(tmp_path_factory, local_cloud_stack):
     (dags / "penguin_remote_training.py").write_text(
         "from airflow_mlops.provider.factory import pipeline_config_path, training_dag\n\n"
         'dag = training_dag(pipeline_config_path(__file__, "penguin_remote"))\n'
+    )
+    (dags / "penguin_gate_promotion.py").write_text(
+        "from airflow_mlops.provider.factory import pipeline_config_path, promotion_dag\n\n"
+        'dag = promotion_dag(pipeline_config_path(__file__, "penguin_gate"))\n'
     )
     _pipelines(include, home, local_cloud_stack)
     api_port = free_port()

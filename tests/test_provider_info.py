@@ -32,7 +32,10 @@ def test_entry_point_and_provider_info():
     assert info["sensors"][0]["python-modules"] == ["airflow_mlops.provider.sensors.new_data"]
     assert info["triggers"][0]["python-modules"] == ["airflow_mlops.provider.triggers.new_data", "airflow_mlops.provider.triggers.remote_job"]
     assert info["hooks"][0]["python-modules"] == ["airflow_mlops.provider.hooks.mlflow", "airflow_mlops.provider.hooks.storage"]
-    assert info["extra-links"] == []
+    from airflow_mlops.provider.links import LINK_CLASSES
+
+    assert info["extra-links"] == list(LINK_CLASSES)
+    assert len(LINK_CLASSES) == 6
     assert set(info["config"]["mlops"]["options"]) == {"runtime_python", "artifact_root", "tracking_uri", "runtime_image", "alert_webhook"}
 
 
@@ -125,9 +128,12 @@ def test_the_ui_shows_the_mlflow_connection_form(airflow_env):
         assert standard[field]["hidden"] is (name in behaviour["hidden-fields"]), field
 
 
-def test_airflow_providers_links_lists_no_link_of_ours_yet(airflow_env):
+def test_airflow_providers_links_lists_the_step_links(airflow_env):
+    """Airflow's ProvidersManager imports every class of the provider info's ``extra-links``."""
     links = airflow_json(airflow_env, "links")
-    assert not [link for link in links if "airflow_mlops" in json.dumps(link)]
+    ours = sorted(link["extra_link_class_name"] for link in links if "airflow_mlops" in json.dumps(link))
+    assert ours == sorted(f"airflow_mlops.provider.links.{name}" for name in (
+        "ReportLink", "ModelVersionLink", "MlflowRunLink", "VertexJobLink", "GkePodLink", "DataflowJobLink"))
 
 
 def test_airflow_providers_list_shows_the_package(airflow_env):

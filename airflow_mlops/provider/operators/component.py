@@ -36,11 +36,13 @@ from airflow_mlops.provider.launchers import (
     read_invocation,
     resolve_runtime_python,
 )
+from airflow_mlops.provider.links import LINKS_XCOM_KEY, STEP_LINKS, gke_cluster, link_data, report_uri
 
 #: How the component process ended (exit code, wall time), next to its spec: for debugging and benchmarks.
 LAUNCH_FILE = "launch.json"
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -125,6 +127,8 @@ class ComponentOperator(BaseOperator):
     template_fields: Sequence[str] = ("component_params", "component_settings", "artifact_root", "cache")
     template_fields_renderers = {"component_params": "json", "component_settings": "json"}
     ui_color = "#d8e8f8"
+    #: the MLflow run and model version, the report in the MLOps view, the remote job (:mod:`..links`)
+    operator_extra_links = STEP_LINKS
     #: the built-in component this operator runs (``None``: any component, untyped parameters)
     interface: ClassVar[ComponentInterface | None] = None
 
@@ -192,6 +196,10 @@ class ComponentOperator(BaseOperator):
             conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
         )
         self._launcher: Launcher | None = None
+        # what this execution ran and produced: for the extra links and OpenLineage
+        self._spec: ComponentSpec | None = None
+        self._outputs: dict[str, ArtifactRef] | None = None
+        self._remote_jobs: list[RemoteJob] = []
 
     def artifact(self, name: str) -> ComponentOutput:
         """Reference to this task's output ``name``, to pass as another component's input."""
@@ -225,6 +233,7 @@ class ComponentOperator(BaseOperator):
                 logical_date=str(context.get("logical_date")) if context.get("logical_date") else None,
             ),
         )
+        self._spec, self._outputs, self._remote_jobs = spec, None, []
         # A cleared task reruns with the same try number only if Airflow reuses it; start clean.
         store.remove(spec.invocation_uri)
         spec_uri = join_uri(spec.invocation_uri, SPEC_FILE)
@@ -237,7 +246,9 @@ class ComponentOperator(BaseOperator):
             return self._run_remote(launcher, request, spec, context)
         outcome = launcher.run(request, self._log_component_line)
         store.write_json(join_uri(spec.invocation_uri, LAUNCH_FILE), dataclasses.asdict(outcome))
-        return self._result(spec, read_invocation(store, spec.invocation_uri, outcome))
+        result = self._result(spec, read_invocation(store, spec.invocation_uri, outcome))
+        self.publish_links(context)
+        return result
 
     def make_launcher(self) -> Launcher:
         """The launcher ``runtime.launcher`` names, set up for this task."""
@@ -253,9 +264,11 @@ class ComponentOperator(BaseOperator):
         labels = {"airflow-dag-id": ti.dag_id, "airflow-task-id": ti.task_id, "airflow-run-id": ti.run_id,
                   "airflow-try-number": str(ti.try_number)}
         started, t0 = time.time(), time.monotonic()
-        job = launcher.submit(request, labels)
+        job = self._with_cluster(launcher.submit(request, labels))
         self._store().write_json(join_uri(spec.invocation_uri, REMOTE_JOB_FILE), job.to_dict())
         self.log.info("%s started as %s %s %s", self.component, job.kind, job.name, job.console_url)
+        self._remote_jobs = [job]
+        self.publish_links(context)  # the console link, while the job runs
         self.log.info("request: %s", {k: v for k, v in job.details.items()})
         if self.deferrable:
             from airflow_mlops.provider.triggers.remote_job import RemoteJobTrigger
@@ -266,15 +279,20 @@ class ComponentOperator(BaseOperator):
                 method_name="execute_complete",
             )
         state, timed_out = launcher.poll_until_done(job, t0, self.component_timeout)
-        return self._remote_result(launcher, job, state, timed_out, time.time() - started, spec.invocation_uri)
+        result = self._remote_result(launcher, job, state, timed_out, time.time() - started, spec.invocation_uri)
+        self.publish_links(context)
+        return result
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Back from the triggerer: the job ended (``event`` from :class:`RemoteJobTrigger`)."""
         launcher = self.make_launcher()
         assert isinstance(launcher, RemoteLauncher)
-        return self._remote_result(launcher, RemoteJob.from_dict(event["job"]), JobState.from_dict(event),
-                                   bool(event.get("timed_out")), float(event.get("duration_seconds") or 0),
-                                   event["invocation_uri"])
+        job = RemoteJob.from_dict(event["job"])
+        self._remote_jobs = [job]
+        result = self._remote_result(launcher, job, JobState.from_dict(event), bool(event.get("timed_out")),
+                                     float(event.get("duration_seconds") or 0), event["invocation_uri"])
+        self.publish_links(context)
+        return result
 
     def _remote_result(self, launcher: RemoteLauncher, job: RemoteJob, state: JobState, timed_out: bool,
                        duration: float, invocation_uri: str) -> dict[str, Any]:
@@ -286,8 +304,81 @@ class ComponentOperator(BaseOperator):
             self.log.error("%s %s ended: %s", job.kind, job.name, outcome.reason)
         store = self._store()
         store.write_json(join_uri(invocation_uri, LAUNCH_FILE), {**dataclasses.asdict(outcome), "job": job.to_dict()})
-        spec = ComponentSpec.from_json(store.read_text(join_uri(invocation_uri, SPEC_FILE)))
+        self._spec = spec = ComponentSpec.from_json(store.read_text(join_uri(invocation_uri, SPEC_FILE)))
         return self._result(spec, read_invocation(store, invocation_uri, outcome))
+
+    def _with_cluster(self, job: RemoteJob) -> RemoteJob:
+        """A pod with the GKE cluster it runs on in its details (for its console link), when the
+        Kubernetes connection names a gcloud kubeconfig context (``gke_<project>_<location>_<cluster>``)."""
+        if job.kind != "kubernetes_pod":
+            return job
+        try:
+            from airflow.sdk import BaseHook
+
+            extra = BaseHook.get_connection(str(self.launcher_options.get("conn_id") or "kubernetes_default")).extra_dejson
+        except Exception:  # no such connection (in-cluster): no console link, nothing else changes
+            return job
+        context_name = extra.get("cluster_context") or extra.get("extra__kubernetes__cluster_context")
+        if not context_name and isinstance(extra.get("kube_config"), dict):
+            context_name = extra["kube_config"].get("current-context")
+        cluster = gke_cluster(context_name)
+        if cluster is None:
+            return job
+        return dataclasses.replace(job, details={**job.details, **{f"gke_{k}": v for k, v in cluster.items()}})
+
+    # -- what the step links to and its lineage ------------------------------------------------
+
+    def publish_links(self, context: Context) -> None:
+        """Publish what the extra links point to (:func:`~airflow_mlops.provider.links.link_data`).
+        Best effort: a link is not worth failing a step for (the reason is logged)."""
+        try:
+            self._publish_links(context)
+        except Exception as exc:
+            self.log.warning("extra links not published: %s", exc)
+
+    def _publish_links(self, context: Context) -> None:
+        spec = self._spec
+        if spec is None:
+            return
+        outputs = self._outputs or {}
+        report = report_uri(self.component, outputs)
+        if report is None and outputs and self.component in ("infra_validate", "canary_analysis"):
+            store = self._store()
+            files = [uri for ref in outputs.values() for uri in store.list_files(ref.uri)]
+            # an HTML report, else the JSON one (infra validation writes only infra_validation.json)
+            found = [u for u in files if u.endswith(".html")] or [u for u in files if u.endswith(".json")]
+            report = report_uri(self.component, outputs, found)
+        data = link_data(
+            pipeline=spec.pipeline,
+            artifact_root=spec.artifact_root,
+            tracking_uri=(spec.settings.get("registry") or {}).get("tracking_uri"),
+            inputs=spec.inputs,
+            outputs=outputs,
+            remote_jobs=self._remote_jobs,
+            report=report,
+        )
+        context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=data)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The step's inputs and outputs as OpenLineage datasets (:mod:`airflow_mlops.provider.lineage`).
+        Called by the OpenLineage provider's listener, if it is installed, after the task ended
+        (also after a failure: then with the inputs only)."""
+        from airflow_mlops.provider.lineage import step_lineage
+
+        spec = self._spec
+        if spec is None:
+            from airflow.providers.openlineage.extractors import OperatorLineage
+
+            return OperatorLineage()
+        return step_lineage(
+            component=self.component,
+            pipeline=spec.pipeline,
+            artifact_root=spec.artifact_root,
+            tracking_uri=(spec.settings.get("registry") or {}).get("tracking_uri"),
+            inputs=spec.inputs,
+            outputs=self._outputs or {},
+            params=spec.params,
+        )
 
     def _store(self) -> Any:
         return ArtifactStorageHook(self.gcp_conn_id).store(self.artifact_root)
@@ -367,6 +458,10 @@ class ComponentOperator(BaseOperator):
             self.log.info("%s: executed in %.1f s, fingerprint %s", self.component, record.duration_seconds, record.fingerprint)
         for name, ref in record.outputs.items():
             self.log.info("output %s (%s): %s", name, ref.type, ref.uri)
+        self._outputs = dict(record.outputs)
+        if not record.cache_hit:  # a cache hit's record names the jobs of the run that did the work
+            seen = {(j.kind, j.name) for j in self._remote_jobs}
+            self._remote_jobs += [j for j in record.remote_jobs if (j.kind, j.name) not in seen]
         if record.metrics:
             self.log.info("metrics: %s", record.metrics)
         return {

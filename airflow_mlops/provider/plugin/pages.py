@@ -125,7 +125,7 @@ def _versions(base: str, o: dict[str, Any]) -> str:
                    + (f"<br>MLflow run <code>{escape(str(lin['mlflow_run_id']))}</code>" if lin["mlflow_run_id"] else ""))
         reports = " ".join(report_link(base, o["pipeline"], path, kind) for kind, path in v["reports"].items())
         held = f'<br><span class="muted">held: {escape(v["held"])}</span>' if v["held"] else ""
-        rows.append(f"<tr><td><b>v{escape(v['version'])}</b><br>{aliases}</td><td>{escape(v['registered_at'])}</td>"
+        rows.append(f"<tr id=\"v{escape(v['version'])}\"><td><b>v{escape(v['version'])}</b><br>{aliases}</td><td>{escape(v['registered_at'])}</td>"
                     f"<td>{blessed}<br>{reasons}{held}</td><td>{metrics}</td><td>{lineage}</td><td>{reports}</td></tr>")
     if not rows:
         return '<p class="muted">No registered version yet.</p>'
