@@ -107,6 +107,7 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         "MLOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
         # OpenLineage events of every run, one JSON per line (tests/dags/test_dags.py reads the first training run's)
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(home / OPENLINEAGE_EVENTS), "append": True}),
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",  # emit in the task process, no fork per event
     }
     for command in (["db", "migrate"], ["pools", "set", "gpu", "1", "GPUs for training"]):
         result = subprocess.run([str(AIRFLOW_BIN), *command], env=env, capture_output=True, text=True, timeout=600)
