@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW_BIN, REPO, registry_champion, registry_state
+from conftest import AIRFLOW_BIN, OPENLINEAGE_EVENTS, REPO, registry_champion, registry_state
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ["tensorflow", "tensorflow_data_validation", "apache_beam", "evidently", "bentoml", "mlflow", "pandas", "keras", "pyarrow"]
@@ -165,6 +165,82 @@ def test_the_first_run_trains_registers_and_deploys(airflow_env, two_training_ru
     model = Path(records["train"]["outputs"]["model"]["uri"].removeprefix("file://"))
     assert (model / "model.keras").exists() and (model / "training_curves.png").exists()
     assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def _first_run_xcoms(env: dict, log: str) -> dict[tuple[str, str], object]:
+    """``{(task_id, key): value}`` of the first training run, from the metadata DB (SQLite)."""
+    import sqlite3
+
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    assert db.exists(), "airflow_env is expected to use SQLite in its home"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT task_id, key, value FROM xcom WHERE dag_id = 'penguin_training' AND run_id = ?",
+                            (_run_id(log),)).fetchall()
+    return {(task, key): json.loads(value) for task, key, value in rows}
+
+
+def _dataset(uri: str) -> tuple[str, str]:
+    assert uri.startswith("file://"), uri
+    return ("file", uri.removeprefix("file://"))
+
+
+def test_the_first_run_reports_its_lineage_to_openlineage(airflow_env, two_training_runs):
+    """The OpenLineage listener's real events of the first run (file transport, airflow_env): each
+    step's inputs and outputs chain the source CSV to the deployment record."""
+    first, _ = two_training_runs
+    log = first.stdout + first.stderr
+    run_id, xcoms = _run_id(log), _first_run_xcoms(airflow_env, log)
+    events = [json.loads(line) for line in (Path(airflow_env["AIRFLOW_HOME"]) / OPENLINEAGE_EVENTS).read_text().splitlines()]
+    complete = {e["job"]["name"].removeprefix("penguin_training."): e for e in events if e["eventType"] == "COMPLETE"
+                and e["run"]["facets"].get("airflow", {}).get("dagRun", {}).get("run_id") == run_id}
+    assert set(complete) >= {"ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy"}
+    lineage = {step: ({(d["namespace"], d["name"]) for d in e["inputs"]}, {(d["namespace"], d["name"]) for d in e["outputs"]})
+               for step, e in complete.items()}
+
+    def output(step: str, name: str) -> tuple[str, str]:
+        return _dataset(xcoms[(step, "return_value")]["outputs"][name]["uri"])
+
+    root = airflow_env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://")
+    (source,) = lineage["ingest"][0]
+    assert source[0] == "file" and source[1].endswith("/site-packages/palmerpenguins/data/penguins.csv"), source
+    assert lineage["ingest"][1] == {output("ingest", "examples")}
+    assert output("ingest", "examples")[1].startswith(f"{root}/penguin/ingest/")
+    assert output("ingest", "examples") in lineage["validate"][0]
+    assert lineage["validate"][1] == {output("validate", n) for n in ("statistics", "schema", "anomalies")}
+    assert lineage["transform"] == ({output("ingest", "examples"), output("validate", "schema")}, {output("transform", "transform")})
+    assert lineage["train"] == ({output("ingest", "examples"), output("transform", "transform")}, {output("train", "model")})
+    assert lineage["evaluate"] == ({output("ingest", "examples"), output("train", "model")},
+                                   {output("evaluate", "evaluation"), output("evaluate", "blessing")})
+    assert {output("train", "model"), output("evaluate", "blessing")} <= lineage["register"][0]
+    assert lineage["register"][1] == {("mlflow", "models:/penguin/1")}
+    assert ("mlflow", "models:/penguin/1") in lineage["infra_validate"][0]
+    assert lineage["deploy"] == ({("mlflow", "models:/penguin/1"), output("infra_validate", "infra_blessing")},
+                                 {output("deploy", "deployment"), ("file", f"{root}/penguin/deployment/record.json")})
+
+
+def test_the_first_runs_extra_links_are_stored_for_the_ui(airflow_env, two_training_runs):
+    """What the task runner stored for the API server (XCom ``_link_<class>``) after the first run: the
+    reports in the MLOps view, the version's row (a sqlite registry has no MLflow UI), nothing else."""
+    first, _ = two_training_runs
+    xcoms = _first_run_xcoms(airflow_env, first.stdout + first.stderr)
+    root = airflow_env["MLOPS_ARTIFACT_ROOT"]
+    steps = ("ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy")
+    stored = {step: {key.removeprefix("_link_"): value for (task, key), value in xcoms.items()
+                     if task == step and key.startswith("_link_")} for step in steps}
+
+    def report(step: str, output: str) -> str:
+        uri = xcoms[(step, "return_value")]["outputs"][output]["properties"]["report"]
+        return "/mlops/reports/penguin/" + uri.removeprefix(f"{root}/penguin/")
+
+    expected = {step: dict.fromkeys(("ReportLink", "ModelVersionLink", "MlflowRunLink", "VertexJobLink", "GkePodLink",
+                                     "DataflowJobLink"), "") for step in steps}
+    expected["validate"]["ReportLink"] = report("validate", "anomalies")
+    expected["evaluate"]["ReportLink"] = report("evaluate", "evaluation")
+    for step in ("register", "infra_validate", "deploy"):
+        expected[step]["ModelVersionLink"] = "/mlops/pipelines/penguin#v1"
+    infra = xcoms[("infra_validate", "return_value")]["outputs"]["infra_blessing"]["uri"]
+    expected["infra_validate"]["ReportLink"] = "/mlops/reports/penguin/" + infra.removeprefix(f"{root}/penguin/") + "/infra_validation.json"
+    assert stored == expected
 
 
 def test_the_second_run_reuses_the_cache_and_compares_with_the_champion(airflow_env, two_training_runs):
