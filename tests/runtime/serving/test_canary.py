@@ -65,9 +65,10 @@ def test_a_good_challenger_is_promoted_and_then_serves(server, models, canary_of
     assert waiting.metrics["decision"] == "wait"  # the 60-minute window is not over
 
     decided = models.run("canary_analysis", {**THRESHOLDS, "force": True}, run_id="good")
-    assert decided.metrics == {"decision": "promote", "challenger": "2", "champion": "1"}
+    assert {k: decided.metrics[k] for k in ("decision", "challenger", "champion")} == {"decision": "promote", "challenger": "2", "champion": "1"}
     report = ArtifactStore().read_json(decided.outputs["canary_report"].uri + "/canary_report.json")
     challenger, champion = report["figures"]["challenger"], report["figures"]["champion"]
+    assert decided.metrics["figures"] == report["figures"]  # what the approver is shown (approval: promote)
     assert challenger["predictions"] + champion["predictions"] >= 120 and challenger["labelled"] >= 10
     assert challenger["accuracy"] > 0.9 and champion["accuracy"] > 0.9
     assert ArtifactStore().exists(decided.outputs["canary_report"].uri + "/report.html")
