@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 from fake_root import FakeRoot
 from fastapi.testclient import TestClient
+from plugin_fixtures import auth_manager, client, fake_root, token_db, token_for  # noqa: F401  (fixtures)
 
 from airflow_mlops.get_provider_info import get_provider_info
 

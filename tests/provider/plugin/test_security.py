@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from plugin_fixtures import auth_manager, client, fake_root, token_db, token_for  # noqa: F401  (fixtures)
 
 from airflow_mlops.provider.plugin.reports import ReportRefused, resolve_report
 

@@ -8,6 +8,7 @@ from html import escape
 import pytest
 from fake_root import ALERT_REASON, HOLD_REASON, PROMOTE_REASON, FakeRoot
 from fastapi.testclient import TestClient
+from plugin_fixtures import auth_manager, client, fake_root, token_db, token_for  # noqa: F401  (fixtures)
 
 from airflow_mlops.provider.plugin.app import create_app, pipeline_of_dag
 

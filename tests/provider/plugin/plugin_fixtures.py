@@ -1,4 +1,5 @@
-"""Fixtures of the MLOps view's tests: a fake artifact root, the view's app over it, and real JWTs
+"""Fixtures of the MLOps view's tests (a module the tests import, not a conftest.py: a second
+conftest module would shadow tests/conftest.py for the `from conftest import` of later test folders): a fake artifact root, the view's app over it, and real JWTs
 of Airflow's SimpleAuthManager (the auth manager the API server would check them with)."""
 
 from __future__ import annotations
