@@ -32,6 +32,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowNotFoundException",
     "AirflowSkipException",
+    "DownstreamTasksSkipped",
     "TaskDeferred",
     "conf",
     "connection_type_info",
@@ -72,6 +73,11 @@ else:  # Airflow 3.1
         AirflowSkipException,
         TaskDeferred,
     )
+
+try:  # what a human-in-the-loop operator raises to skip its downstream tasks
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import DownstreamTasksSkipped  # type: ignore[no-redef,attr-defined,unused-ignore]
 
 DECLARATIVE_CONNECTION_FORMS = AIRFLOW_V_3_2_PLUS
 

@@ -184,10 +184,7 @@ def test_an_approval_promotes_and_a_timeout_rejects_with_nobody_named(tmp_path, 
 def test_the_answer_is_kept_although_reject_skips_the_promotion_by_raising(tmp_path):
     """Airflow 3 skips the approval's downstream with an exception, so its return value is lost:
     the answer is in XCom under its own key before that."""
-    try:
-        from airflow.sdk.exceptions import DownstreamTasksSkipped
-    except ImportError:  # Airflow 3.1
-        from airflow.exceptions import DownstreamTasksSkipped
+    from airflow_mlops.provider.compat import DownstreamTasksSkipped
 
     approve = promotion_dag(config(tmp_path, GATED)).get_task("approve")
     ti = FakeTI({})
