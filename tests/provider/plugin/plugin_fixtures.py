@@ -22,11 +22,12 @@ def fake_root(tmp_path: Path) -> FakeRoot:
     return FakeRoot("file://" + str(tmp_path / "artifacts")).write()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def token_db(tmp_path_factory):
     """A SQLite metadata database with the one table token checks read: Airflow >= 3.3 looks a
-    token's id up in ``revoked_token`` (3.1 has no such table and no such check). The ORM is
-    pointed back afterwards."""
+    token's id up in ``revoked_token`` (3.1 has no such table and no such check). Only the ORM
+    points there, and only for the module: the environment variable is set just while the ORM is
+    configured, so it cannot leak into later tests' Airflow subprocesses (``airflow_env``)."""
     from airflow import settings
 
     url = f"sqlite:///{tmp_path_factory.mktemp('airflow-db')}/airflow.db"
@@ -34,13 +35,13 @@ def token_db(tmp_path_factory):
         env.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url)
         settings.configure_vars()
         settings.configure_orm()
-        try:
-            from airflow.models.revoked_token import RevokedToken
-        except ImportError:  # Airflow 3.1
-            pass
-        else:
-            RevokedToken.__table__.create(settings.engine)
-        yield url
+    try:
+        from airflow.models.revoked_token import RevokedToken
+    except ImportError:  # Airflow 3.1
+        pass
+    else:
+        RevokedToken.__table__.create(settings.engine)
+    yield url
     settings.configure_vars()
     settings.configure_orm()
 
