@@ -98,6 +98,9 @@ RUNTIME_FAILURE_RUNS := test_a_model_that_is_not_blessed_is_not_registered_and_t
 CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_approval.py --ignore=tests/dags/test_browser.py --ignore=tests/dags/test_local_cloud.py \
   --ignore=tests/dags/test_examples.py $(addprefix --deselect=tests/dags/test_dags.py::,$(RUNTIME_FAILURE_RUNS))
 
+# the slowest tests are listed after each suite (where the 30-minute budget goes)
+PYTEST_ARGS ?= --durations=12
+
 test: setup test-runtime test-control test-control-min lint
 
 # ruff (rules in pyproject.toml) on the whole tree, mypy on the contract, the artifact store and the
@@ -120,7 +123,16 @@ browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_APT_PACKAGES); }
 
-test-control: setup browser
+# PostgreSQL (local_cloud/postgres.py) is Airflow's database in the real-scheduler tests and the kill
+# drill, where the scheduler, triggerer, API server and CLI write at once: Debian's, installed here
+# when missing (needs root).
+POSTGRES_APT_PACKAGES := postgresql
+.PHONY: postgres
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(POSTGRES_APT_PACKAGES); }
+
+test-control: setup browser postgres
 	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_TESTS) $(PYTEST_ARGS)
 
 test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
@@ -137,13 +149,9 @@ demo-cloud: setup
 demo-loop: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo_loop.py
 
-# The kill drill (scripts/drill.py, about 15 minutes; not part of `make test`): SIGKILLs in the
-# closed loop, then the invariants. It runs its own PostgreSQL (Debian's, as the postgres user),
-# installed here when missing, as image-runtime installs its tools (needs root).
-DRILL_APT_PACKAGES := postgresql
-drill: setup
-	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DRILL_APT_PACKAGES); }
+# The kill drill (scripts/drill.py, about 8 minutes; not part of `make test`): SIGKILLs in the
+# closed loop, then the invariants. It runs its own PostgreSQL (as the postgres user).
+drill: setup postgres
 	$(AIRFLOW_VENV)/bin/python scripts/drill.py
 
 PIPELINE ?= penguin

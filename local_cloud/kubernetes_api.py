@@ -328,13 +328,20 @@ class FakeKubernetes:
 
         def follow() -> Iterator[bytes]:
             index = start
+            ended_at = 0.0
             while True:
                 batch, done = container.entries(index, timeout=0.5)
                 if batch:
                     index += len(batch)
                     yield fmt(batch).encode()
-                if done or pod.deleted:
+                # the stream ends once the pod's status says the container ended, so a client
+                # that reads the status after the stream sees the final phase
+                if done and not ended_at:
+                    ended_at = time.monotonic()
+                if (done and (pod.terminated is not None or time.monotonic() - ended_at > 10)) or pod.deleted:
                     return
+                if done and not batch:
+                    time.sleep(0.05)
 
         return Stream("text/plain", follow())
 

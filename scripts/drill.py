@@ -26,7 +26,6 @@ landing directory and prediction server port - all under ``.mlops/drill/`` (wipe
 from __future__ import annotations
 
 import csv
-import glob
 import json
 import os
 import random
@@ -35,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -58,6 +56,8 @@ from drill_checks import (
     check_retraining,
     check_runs,
 )
+
+from local_cloud.postgres import Postgres
 
 REPO = Path(__file__).resolve().parents[1]
 DRILL = REPO / ".mlops" / "drill"
@@ -86,67 +86,6 @@ def wait_for(what: str, predicate, timeout: float = 600, every: float = 1.0, unl
             return value
         time.sleep(every)
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-# -- PostgreSQL --------------------------------------------------------------------------------
-
-class Postgres:
-    """Debian's PostgreSQL in a temporary directory owned by ``postgres`` (it refuses to run as
-    root), on 127.0.0.1 only, trust authentication; :meth:`stop` removes it all."""
-
-    def __init__(self):
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-        if not bins:
-            raise RuntimeError("no PostgreSQL: apt-get install postgresql (make drill does)")
-        self.bin = Path(bins[-1]).parent
-        self.root = Path(tempfile.mkdtemp(prefix="mlops-drill-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port(0)
-        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.started = False
-
-    def _run(self, *args: str) -> None:
-        result = subprocess.run([*self.as_postgres, *args], capture_output=True, text=True)
-        if result.returncode:
-            raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-
-    def start(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c max_connections=300 -c fsync=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-        self.started = True
-        import psycopg2
-
-        conn = psycopg2.connect(self.url("postgres"))
-        conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
-        try:
-            with conn.cursor() as cur:
-                for db in ("airflow", "mlflow"):
-                    cur.execute(f"CREATE DATABASE {db}")
-        finally:
-            conn.close()
-
-    def url(self, db: str, driver: str = "") -> str:
-        return f"postgresql{driver}://postgres@127.0.0.1:{self.port}/{db}"
-
-    def query(self, db: str, sql: str, *args) -> list[tuple]:
-        import psycopg2
-
-        conn = psycopg2.connect(self.url(db))
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return cur.fetchall()
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.started:
-            subprocess.run([*self.as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                           capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # -- the project, Airflow's services, the prediction server -------------------------------------

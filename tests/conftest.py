@@ -290,6 +290,12 @@ def airflow_services(tmp_path_factory, local_cloud_stack):
         'dag = promotion_dag(pipeline_config_path(__file__, "penguin_gate"))\n'
     )
     _pipelines(include, home, local_cloud_stack)
+    from local_cloud.postgres import Postgres
+
+    # Airflow's database is PostgreSQL: the backfill CLI, the scheduler and the API server write at
+    # once, which SQLite answers with "database is locked"
+    postgres = Postgres(databases=("airflow",))
+    postgres.start()
     api_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("MLOPS_ARTIFACT_ROOT", "MLOPS_TRACKING_URI")},
@@ -305,6 +311,8 @@ def airflow_services(tmp_path_factory, local_cloud_stack):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__MLOPS__RUNTIME_PYTHON": str(RUNTIME_PYTHON),
+        # SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the environment has psycopg2
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url("airflow", "+psycopg2"),
     }
     # where the penguin copy keeps its artifacts and registry (read by the tests, not by Airflow)
     paths = {"artifact_root": f"file://{home}/artifacts", "tracking_uri": f"sqlite:///{home}/mlflow.db", "api_port": api_port}
@@ -341,6 +349,7 @@ def airflow_services(tmp_path_factory, local_cloud_stack):
             pass
         proc.wait()
         log.close()
+        postgres.stop()
 
 
 def api_token(env: dict, port: int) -> str:

@@ -89,6 +89,19 @@ class Api:
         found = self.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances")
         return {t["task_id"]: t["state"] for t in found["task_instances"]}
 
+    def failed_logs(self, run_id: str) -> str:
+        """The end of the log of every failed task of the run (what an unexpected state is shown with)."""
+        out = []
+        for task in self.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances")["task_instances"]:
+            if task["state"] != "failed":
+                continue
+            path = (f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id)}/taskInstances/{task['task_id']}/logs/"
+                    f"{max(task['try_number'], 1)}?full_content=true")
+            content = self.call("GET", path).get("content") or []
+            lines = [c.get("event", "") if isinstance(c, dict) else str(c) for c in content]
+            out.append(f"--- {task['task_id']} ---\n" + "\n".join(lines[-40:]))
+        return "\n".join(out)
+
     def run_state(self, run_id: str) -> str:
         return self.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id)}")["state"]
 
@@ -118,7 +131,10 @@ def finished(api: Api, run_id: str, deadline_seconds: float = 240) -> tuple[str,
     while (state := api.run_state(run_id)) not in ("success", "failed"):
         assert time.monotonic() < deadline, f"run {run_id} still {state}: {api.task_states(run_id)}"
         time.sleep(2)
-    return state, api.task_states(run_id)
+    tasks = api.task_states(run_id)
+    # no test here expects a failed task: one is shown with the end of its log
+    assert "failed" not in tasks.values(), f"{tasks}\n{api.failed_logs(run_id)}"
+    return state, tasks
 
 
 def deployment_history(paths: dict) -> list[dict]:
