@@ -38,6 +38,7 @@ def serving_config(pipeline_yaml: str, port: int | None = None) -> ServingConfig
         features=config.feature_types(),
         task=config.task,
         cache_dir=str(state_dir(config.project_root, config.name) / "models"),
+        log_journal_dir=str(state_dir(config.project_root, config.name) / "prediction-journal"),
         host=serving.host,
         port=port or int(os.environ.get("MLOPS_SERVING_PORT", serving.port)),
         poll_seconds=float(os.environ.get("MLOPS_SERVING_POLL_SECONDS", serving.poll_seconds)),

@@ -33,7 +33,10 @@ class ServingConfig(ServingSettings):
     :param log_predictions: append every prediction to the sink under the artifact root.
     :param cache_dir: where model versions are downloaded to.
     :param log_flush_rows: the prediction log writes a file every this many rows ...
-    :param log_flush_seconds: ... or this often, whichever comes first."""
+    :param log_flush_seconds: ... or this often, whichever comes first.
+    :param log_journal_dir: a local directory for the prediction log's write-ahead journal: answers
+        accepted but not yet written when the server is killed are written by its next start (none:
+        they are lost)."""
 
     pipeline: str
     model_name: str
@@ -46,6 +49,7 @@ class ServingConfig(ServingSettings):
     log_predictions: bool = True
     log_flush_rows: int = FLUSH_ROWS
     log_flush_seconds: float = FLUSH_SECONDS
+    log_journal_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

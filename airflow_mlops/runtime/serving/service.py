@@ -70,7 +70,8 @@ class PredictionService:
         self.watcher = ModelWatcher(CONFIG)
         self.logger = (
             PredictionLogger(
-                predictions_uri(CONFIG.artifact_root, CONFIG.pipeline), CONFIG.log_flush_rows, CONFIG.log_flush_seconds
+                predictions_uri(CONFIG.artifact_root, CONFIG.pipeline), CONFIG.log_flush_rows, CONFIG.log_flush_seconds,
+                journal_dir=CONFIG.log_journal_dir,
             )
             if CONFIG.log_predictions
             else None

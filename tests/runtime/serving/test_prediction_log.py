@@ -64,3 +64,38 @@ def test_logged_predictions_equal_served_all_drained_on_shutdown(models, tmp_pat
     assert record["model_version"] == "1" and record["model_role"] == "champion"
     assert record["prediction"] == max(record["probabilities"], key=record["probabilities"].get)
     assert record["latency_ms"] > 0 and record["timestamp"].endswith("+00:00")
+
+
+def test_answers_of_a_killed_server_are_logged_by_its_next_start(models, tmp_path):
+    """SIGKILL (no drain): the answers still in the log's queue are in its journal, and the next
+    server on the same state directory writes them - each once."""
+    import os
+    import signal
+
+    root = f"file://{tmp_path}/artifacts"
+    config = serving_config(models, tmp_path, artifact_root=root, log_flush_rows=100_000, log_flush_seconds=3600,
+                            log_journal_dir=str(tmp_path / "state" / "journal"))
+    server = ServerProcess.start(config, tmp_path / "state")
+    try:
+        served = []
+        for i in range(20):
+            code, answers = http_post_json(server.url + "/predict", {"instances": [dict(ROW, request_id=f"k{i}-{j}") for j in range(3)]})
+            assert code == 200, answers
+            served += [a["request_id"] for a in answers]
+    finally:
+        os.killpg(server.process.pid, signal.SIGKILL)  # every process of it, nothing drained
+        server.process.wait()
+    assert read_predictions(predictions_uri(root, "penguin")) == []
+    assert len(list((tmp_path / "state" / "journal").glob("*.jsonl"))) == 1
+
+    again = ServerProcess.start(serving_config(models, tmp_path, artifact_root=root, log_flush_rows=100_000,
+                                               log_flush_seconds=3600, log_journal_dir=str(tmp_path / "state" / "journal")),
+                                tmp_path / "state")
+    try:
+        # written when the new server started, before it answered anything
+        logged = sorted(r["request_id"] for r in read_predictions(predictions_uri(root, "penguin")))
+        assert logged == sorted(served) and len(served) == 60
+    finally:
+        assert again.stop() == 0
+    assert sorted(r["request_id"] for r in read_predictions(predictions_uri(root, "penguin"))) == sorted(served)
+    assert list((tmp_path / "state" / "journal").iterdir()) == []
