@@ -20,6 +20,12 @@ def _svg(width: int, height: int, body: list[str], label: str) -> str:
             f"<title>{escape(label)}</title>{''.join(body)}</svg>")
 
 
+def title_width(title: str) -> int:
+    """Pixels a bold 11 px sans-serif title needs (a generous 6.6 px per character), with margins:
+    a picture is at least this wide, so its title is never cut off."""
+    return math.ceil(6.6 * len(title)) + 12
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
@@ -32,7 +38,7 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], highlight: dict[str
     """Vertical bars, one per label, with the value on top; ``highlight`` maps a label to a note
     under it (its alias, say), and such bars are drawn darker."""
     highlight = highlight or {}
-    width, height, left, bottom, top = max(220, 60 + 56 * len(bars)), 220, 40, 46, 28
+    width, height, left, bottom, top = max(220, 60 + 56 * len(bars), title_width(title) + 40), 220, 40, 46, 28
     if not bars:
         return _svg(width, 60, [f'<text x="8" y="30" {FONT}>{escape(title)}: no data</text>'], title)
     values = [v for _, v in bars]
@@ -69,7 +75,7 @@ def drift_heatmap(title: str, features: Sequence[str], windows: Sequence[str],
     if not features or not windows:
         return _svg(360, 40, [f'<text x="8" y="24" {FONT}>{escape(title)}: no monitoring window with drift figures yet</text>'], title)
     label_w, cell_w, cell_h, top = 130, 74, 22, 30
-    width, height = label_w + cell_w * len(windows) + 10, top + cell_h * len(features) + 44
+    width, height = max(label_w + cell_w * len(windows) + 10, title_width(title)), top + cell_h * len(features) + 44
     body = [f'<text x="4" y="16" {FONT} font-weight="bold">{escape(title)}</text>']
     for r, feature in enumerate(features):
         yy = top + r * cell_h
@@ -96,7 +102,7 @@ def share_bars(title: str, columns: Sequence[tuple[str, dict[str, float]]]) -> s
     versions = sorted({v for _, parts in columns for v in parts}, key=lambda v: (len(v), v))
     label_w, bar_h, top = 130, 22, 30
     bar_w = 420
-    width, height = label_w + bar_w + 20, top + (bar_h + 6) * len(columns) + 30
+    width, height = max(label_w + bar_w + 20, title_width(title)), top + (bar_h + 6) * len(columns) + 30
     body = [f'<text x="4" y="16" {FONT} font-weight="bold">{escape(title)}</text>']
     for r, (label, parts) in enumerate(columns):
         yy = top + r * (bar_h + 6)

@@ -40,3 +40,13 @@ def test_empty_pictures_say_so():
     assert "no data" in charts.bar_chart("m", [])
     assert "no monitoring window" in charts.drift_heatmap("d", [], [], {})
     assert "no traffic" in charts.share_bars("t", [("w", {})])
+
+
+def test_a_picture_is_as_wide_as_its_title_needs():
+    long = "drift per feature over time (score of the drift test; red: drifted)"
+    pictures = [charts.drift_heatmap(long, ["a"], ["w1"], {("a", "w1"): (True, 0.01)}),
+                charts.share_bars(long, [("now", {"1": 1.0})]),
+                charts.bar_chart(long, [("v1", 0.5)])]
+    for svg in pictures:
+        width = int(ET.fromstring(svg).get("width"))
+        assert width >= charts.title_width(long) > 6 * len(long)
