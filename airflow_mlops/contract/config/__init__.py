@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_mlops.contract.config.loader import PipelineConfigError, load_pipeline_config, parse_pipeline_config
-from airflow_mlops.contract.config.locate import INCLUDE_DIR_ENV, pipeline_config_path
+from airflow_mlops.contract.config.locate import INCLUDE_DIR_ENV, include_dirs, pipeline_config_path, pipeline_configs
 from airflow_mlops.contract.config.model import FeatureSpec, PipelineConfig, RuntimeSettings
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "PipelineConfig",
     "PipelineConfigError",
     "RuntimeSettings",
+    "include_dirs",
     "load_pipeline_config",
     "parse_pipeline_config",
     "pipeline_config_path",
+    "pipeline_configs",
 ]

@@ -19,7 +19,7 @@ table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #e2e8f0;paddi
 th{background:#f7fafc}.tag{display:inline-block;border-radius:8px;padding:0 6px;margin:1px;font-size:12px;background:#e2e8f0}
 .champion{background:#c6f6d5}.challenger{background:#feebc8}.previous{background:#e9d8fd}.held,.alert,.reject,.rollback{background:#fed7d7}
 .ok,.promote,.bootstrap{background:#c6f6d5}.canary,.hold{background:#feebc8}.muted{color:#718096}.pictures svg{margin:4px 16px 4px 0}
-.figures{font-size:12px;color:#4a5568}code{font-size:12px}
+.figures{font-size:12px;color:#4a5568}code{font-size:12px}pre.error{font-size:12px;color:#9b2c2c;white-space:pre-wrap;margin:4px 0}
 """
 
 
@@ -61,7 +61,17 @@ def _canary_cell(canary: dict[str, Any] | None) -> str:
     return escape(f"v{canary['version']} at {float(canary['weight']):.0%}") if canary else "-"
 
 
-def index_page(base: str, summaries: list[dict[str, Any]], root: str) -> str:
+def root_cell(o: dict[str, Any]) -> str:
+    """The artifact root a pipeline is read from, what chose it, and its YAML's error if any."""
+    cell = f"<code>{escape(o['artifact_root'])}</code> {tag(o['root_source'], 'muted')}"
+    if o.get("config_error"):
+        cell += f'<br>{tag("config error", "alert")}<pre class="error">{escape(o["config_error"])}</pre>'
+    return cell
+
+
+def index_page(base: str, summaries: list[dict[str, Any]], where: dict[str, Any]) -> str:
+    """The pipelines; ``where``: the machine root (``artifact_root``, ``root_source``) and the
+    ``include_dirs`` searched for pipeline YAMLs."""
     rows = []
     for s in summaries:
         canary = s["canary"]
@@ -72,11 +82,17 @@ def index_page(base: str, summaries: list[dict[str, Any]], root: str) -> str:
             f"<td>{escape(str(s['champion'] or '-'))}</td>"
             f"<td>{_canary_cell(canary)}</td>"
             f"<td>{tag(decision['action']) + ' v' + escape(str(decision['version'])) if decision else '-'}</td>"
-            f"<td>{tag(verdict['status'] or '?') + ' ' + escape(str(verdict['at'])) if verdict else '-'}</td></tr>"
+            f"<td>{tag(verdict['status'] or '?') + ' ' + escape(str(verdict['at'])) if verdict else '-'}</td>"
+            f"<td>{root_cell(s)}</td></tr>"
         )
-    table = ("<table><tr><th>pipeline</th><th>champion</th><th>canary</th><th>last decision</th><th>last verdict</th></tr>"
-             + "".join(rows) + "</table>") if rows else f'<p class="muted">No pipeline has written anything under {escape(root)} yet.</p>'
-    return page("MLOps", f"<h1>MLOps</h1><p class=\"muted\">Artifact root: <code>{escape(root)}</code></p>{table}")
+    machine = f"<code>{escape(where['artifact_root'])}</code> ({escape(where['root_source'])})"
+    includes = ", ".join(f"<code>{escape(d)}</code>" for d in where["include_dirs"]) or "no directory"
+    table = ("<table><tr><th>pipeline</th><th>champion</th><th>canary</th><th>last decision</th><th>last verdict</th>"
+             "<th>read from</th></tr>" + "".join(rows) + "</table>"
+             ) if rows else f'<p class="muted">No pipeline YAML found and nothing written under {machine} yet.</p>'
+    return page("MLOps", f"<h1>MLOps</h1><p class=\"muted\">Each pipeline is read from the artifact root its DAGs write to: "
+                f"its YAML's (found in {includes}) unless the machine sets one; pipelines without a YAML from {machine}.</p>"
+                f"{table}")
 
 
 def _pictures(o: dict[str, Any]) -> str:
@@ -177,7 +193,7 @@ def pipeline_page(base: str, o: dict[str, Any]) -> str:
                    if canary else "No canary running.")
     body = (f'<p><a href="{escape(base)}/">MLOps</a> / {escape(o["pipeline"])}</p>'
             f"<h1>{escape(o['pipeline'])}</h1><p>{aliases}</p><p>{canary_text}</p>"
-            f'<p class="muted">Artifact root: <code>{escape(o["artifact_root"])}</code></p>'
+            f'<div class="muted">Read from: {root_cell(o)}</div>'
             f"{_pictures(o)}"
             f"<h2>Model versions</h2>{_versions(base, o)}"
             f"<h2>Deployment history</h2>{_history(o)}"
@@ -188,4 +204,4 @@ def pipeline_page(base: str, o: dict[str, Any]) -> str:
 
 def not_a_pipeline_page(base: str, dag_id: str) -> str:
     return page("MLOps", f'<p><a href="{escape(base)}/">MLOps</a></p><p class="muted">DAG {escape(dag_id)} '
-                "belongs to no MLOps pipeline with artifacts under the artifact root.</p>")
+                "belongs to no MLOps pipeline: no pipeline YAML of that name, nothing under the machine's artifact root.</p>")

@@ -1,4 +1,4 @@
-"""Which files the MLOps view serves: reports under ``<artifact root>/<pipeline>/``, nothing else.
+"""Which files the MLOps view serves: reports under ``<the pipeline's artifact root>/<pipeline>/``, nothing else.
 
 A requested path is relative to the pipeline's directory. It is refused when it could leave it
 (an absolute path, a ``..`` or ``.`` segment, an empty segment, a backslash, a scheme) or is not a
@@ -72,3 +72,16 @@ def resolve_report(root: str, pipeline: str, path: str) -> ReportFile:
             raise ReportRefused("the path leads out of the artifact root")
         uri = "file://" + real
     return ReportFile(uri=uri, media_type=MEDIA_TYPES[suffix])
+
+
+def _normal(uri: str) -> str:
+    local = _local_path(uri)
+    if local is not None:
+        return "file://" + os.path.realpath(local)
+    return uri.replace("gcs://", "gs://", 1).rstrip("/")
+
+
+def lies_in(uri: str, root: str, pipeline: str) -> bool:
+    """Whether ``uri`` lies in ``<root>/<pipeline>/`` (a local root with its symlinks resolved)."""
+    directory = _normal(join_uri(root, pipeline))
+    return _normal(uri).startswith(directory + "/")

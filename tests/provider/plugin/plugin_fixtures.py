@@ -71,4 +71,4 @@ def token_for(auth_manager):
 def client(fake_root: FakeRoot, auth_manager) -> TestClient:
     from airflow_mlops.provider.plugin.app import create_app
 
-    return TestClient(create_app(fake_root.root), root_path="/mlops")
+    return TestClient(create_app(fake_root.root, include=[]), root_path="/mlops")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from fake_root import FakeRoot
 from fastapi.testclient import TestClient
@@ -56,10 +57,12 @@ def test_the_external_views_are_what_airflows_ui_reads():
     assert len({v.url_route for v in views.values()}) == 2
 
 
-def test_the_app_is_built_on_the_first_request(fake_root: FakeRoot, monkeypatch, token_for):
+def test_the_app_is_built_on_the_first_request(fake_root: FakeRoot, monkeypatch, token_for, tmp_path):
     from airflow_mlops.provider.plugin.plugin import LazyApp
 
     monkeypatch.setenv("MLOPS_ARTIFACT_ROOT", fake_root.root)
+    monkeypatch.delenv("MLOPS_INCLUDE_DIR", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(tmp_path / "dags"))  # no include/ there: no pipeline YAML
     app = LazyApp("airflow_mlops.provider.plugin.app:create_app")
     assert app._app is None
     client = TestClient(app, root_path="/mlops")
@@ -83,18 +86,27 @@ def test_the_default_root_is_next_to_the_dags_folder(monkeypatch, tmp_path):
 PROBE = textwrap.dedent(
     """
     import json, sys
+    from pathlib import Path
     heavy = json.loads(sys.argv[1])
     import airflow_mlops.provider.plugin.plugin
     after_plugin = [m for m in heavy + ["fastapi"] if m in sys.modules]
     import airflow_mlops.provider.plugin.app
     after_app = [m for m in heavy if m in sys.modules]
-    print(json.dumps({"plugin": after_plugin, "app": after_app}))
+    from airflow_mlops.provider.plugin.sources import PipelineConfigs, yaml_sources
+    found = PipelineConfigs([Path(sys.argv[2])]).found()
+    assert [f.pipeline for f in found if f.config] == ["diabetes", "penguin"], found
+    yaml_sources(found, "file:///machine-root", "machine root")
+    after_yamls = [m for m in heavy if m in sys.modules]
+    print(json.dumps({"plugin": after_plugin, "app": after_app, "yamls": after_yamls}))
     """
 )
 
 
 def test_the_plugin_and_the_app_import_nothing_heavy():
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY)], capture_output=True, text=True, timeout=300)
+    """... nor does loading the pipeline YAMLs (this repository's) and resolving their roots."""
+    include = Path(__file__).resolve().parents[3] / "include"
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), str(include)], capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded == {"plugin": [], "app": []}
+    assert loaded == {"plugin": [], "app": [], "yamls": []}
