@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param
 
 from airflow_mlops.contract.config import PipelineConfig
 from airflow_mlops.contract.layout import landing_state_uri
@@ -24,6 +24,8 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
     """Every ``monitoring.schedule``: the monitor step over the last ``window_minutes`` of
     predictions; on drift or degradation the retrain Asset is updated (its event's extra carries
     the verdict) and the alert callbacks are called."""
+    from airflow.sdk import task  # TaskFlow's machinery: only the DAG files that build this DAG pay its import
+
     config = as_config(config)
     monitoring = config.monitoring
     retrain = retrain_asset(config.name)
@@ -83,6 +85,8 @@ def monitoring_dag(config: PipelineConfig | str | Path, alert_callbacks: Sequenc
 def data_arrival_dag(config: PipelineConfig | str | Path) -> DAG:
     """Always waiting (deferred, in the triggerer) for a new batch in ``monitoring.landing``;
     a batch is ingested and announced through the new-examples Asset, which starts training."""
+    from airflow.sdk import task  # TaskFlow's machinery: only the DAG files that build this DAG pay its import
+
     config = as_config(config)
     common = component_defaults(config)
     new_examples = new_examples_asset(config.name)

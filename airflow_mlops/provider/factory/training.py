@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param
 
 from airflow_mlops.contract.config import PipelineConfig, load_pipeline_config
 from airflow_mlops.contract.params import (
@@ -102,6 +102,8 @@ def as_config(config: PipelineConfig | str | Path) -> PipelineConfig:
 
 def training_dag(config: PipelineConfig | str | Path) -> DAG:
     """The training DAG for ``config`` (a :class:`PipelineConfig` or the path of its YAML)."""
+    from airflow.sdk import task  # TaskFlow's machinery: only the DAG files that build this DAG pay its import
+
     config = as_config(config)
     common = component_defaults(config)
     artifact_root, registry = common["artifact_root"], common["registry"]

@@ -22,28 +22,20 @@ from airflow_mlops.contract import (
     join_uri,
 )
 from airflow_mlops.contract.components import ComponentInterface
+from airflow_mlops.contract.config.runtime import LAUNCHERS
 from airflow_mlops.contract.typed import Record, RecordError, parse_bool
 from airflow_mlops.provider.compat import AirflowException, AirflowFailException, conf
-from airflow_mlops.provider.hooks import ArtifactStorageHook, MlflowHook
-from airflow_mlops.provider.launchers import (
-    LAUNCHERS,
-    InvocationResult,
-    JobState,
-    Launcher,
-    LaunchRequest,
-    RemoteLauncher,
-    launcher_for,
-    read_invocation,
-    resolve_runtime_python,
-)
 from airflow_mlops.provider.links import LINKS_XCOM_KEY, STEP_LINKS, gke_cluster, link_data, report_uri
 
 #: How the component process ended (exit code, wall time), next to its spec: for debugging and benchmarks.
 LAUNCH_FILE = "launch.json"
 
+# The launchers and hooks are imported where a task runs, not when a DAG file is parsed.
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_mlops.provider.launchers import InvocationResult, JobState, Launcher, LaunchRequest, RemoteLauncher
 
 
 @dataclass(frozen=True)
@@ -208,7 +200,9 @@ class ComponentOperator(BaseOperator):
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        store = ArtifactStorageHook(self.gcp_conn_id).store(self.artifact_root)
+        from airflow_mlops.provider.launchers import LaunchRequest, RemoteLauncher, read_invocation
+
+        store = self._store()
         ti = context["ti"]
         inputs = self._resolve_inputs(context)
         self.check_inputs(inputs)
@@ -252,6 +246,8 @@ class ComponentOperator(BaseOperator):
 
     def make_launcher(self) -> Launcher:
         """The launcher ``runtime.launcher`` names, set up for this task."""
+        from airflow_mlops.provider.launchers import launcher_for, resolve_runtime_python
+
         if self.launcher == "local":
             return launcher_for("local", python=resolve_runtime_python(self.runtime_python, self.project_root))
         return launcher_for(self.launcher, **self.launcher_options)
@@ -285,6 +281,8 @@ class ComponentOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Back from the triggerer: the job ended (``event`` from :class:`RemoteJobTrigger`)."""
+        from airflow_mlops.provider.launchers import JobState, RemoteLauncher
+
         launcher = self.make_launcher()
         assert isinstance(launcher, RemoteLauncher)
         job = RemoteJob.from_dict(event["job"])
@@ -296,6 +294,8 @@ class ComponentOperator(BaseOperator):
 
     def _remote_result(self, launcher: RemoteLauncher, job: RemoteJob, state: JobState, timed_out: bool,
                        duration: float, invocation_uri: str) -> dict[str, Any]:
+        from airflow_mlops.provider.launchers import read_invocation
+
         for line in launcher.logs(job):
             self._log_component_line(line)
         launcher.finish(job)
@@ -381,6 +381,8 @@ class ComponentOperator(BaseOperator):
         )
 
     def _store(self) -> Any:
+        from airflow_mlops.provider.hooks import ArtifactStorageHook
+
         return ArtifactStorageHook(self.gcp_conn_id).store(self.artifact_root)
 
     def checked_params(self) -> dict[str, Any]:
@@ -402,6 +404,8 @@ class ComponentOperator(BaseOperator):
 
     def settings(self, context: Context) -> dict[str, Any]:
         """The spec's settings, with the registry URI from ``mlflow_conn_id`` when given."""
+        from airflow_mlops.provider.hooks import MlflowHook
+
         settings = dict(self.component_settings)
         if self.mlflow_conn_id:
             uri = MlflowHook(self.mlflow_conn_id).get_tracking_uri()
@@ -410,6 +414,8 @@ class ComponentOperator(BaseOperator):
 
     def connection_env(self) -> dict[str, str]:
         """Secrets from connections, for the component's environment only."""
+        from airflow_mlops.provider.hooks import MlflowHook
+
         return MlflowHook(self.mlflow_conn_id).get_component_env() if self.mlflow_conn_id else {}
 
     def _log_component_line(self, line: str) -> None:
