@@ -5,11 +5,13 @@ through Airflow's login page, opens the MLOps entry of the navigation, a pipelin
 and the MLOps tab of a DAG, and checks what the pages show; without the session cookie the view
 refuses. Screenshots are written under the test's tmp directory (paths printed; ``-s`` shows them).
 
-The state shown is written by the test into the artifact root the view reads (the view says which
-in ``/mlops/api/pipelines``): the MLOps view tests' fake root (tests/provider/plugin/fake_root.py),
-versions 1 to 4 with a promotion, a canary at 10 %, a held version and a drift alert, whose
-validation report carries an inline PNG. The view's root is not the one the scheduler tests'
-pipelines write to, so their runs do not change what is asserted here.
+Two pipelines are looked at. ``penguin_demo`` is the MLOps view tests' fake state
+(tests/provider/plugin/fake_root.py: versions 1 to 4 with a promotion, a canary at 10 %, a held
+version and a drift alert, whose validation report carries an inline PNG), written under the
+machine's artifact root (the view reads a pipeline without a YAML from there; it says which root in
+``/mlops/api/pipelines``). ``penguin`` is what the scheduler tests' runs left in its own YAML's root:
+its DAG's MLOps tab, and the *Report* extra link of a ``validate`` task instance, which opens that
+run's validation report in the view.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -32,6 +35,8 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT_SECONDS = 30
 #: the inline picture put into the validation report: its size is checked as the browser decoded it
 PICTURE = (64, 40)
+#: the fake pipeline's name (no DAG and no YAML: read from the machine root)
+DEMO = "penguin_demo"
 
 
 def png(width: int, height: int) -> bytes:
@@ -48,12 +53,16 @@ def _admin_password(env: dict) -> str:
     return json.loads((Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
 
 
-def _view_root(env: dict, port: int) -> str:
-    """The artifact root the running view reads (asked through its API with an admin token)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/mlops/api/pipelines",
-                                     headers={"Authorization": f"Bearer {api_token(env, port)}"})
+def _get(env: dict, port: int, path: str) -> dict:
+    """GET ``path`` of the API server with an admin token."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {api_token(env, port)}"})
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["artifact_root"]
+        return json.load(response)
+
+
+def _view_root(env: dict, port: int) -> str:
+    """The machine's artifact root, which the running view reads pipelines without a YAML from."""
+    return _get(env, port, "/mlops/api/pipelines")["artifact_root"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +75,7 @@ def view_state(airflow_services) -> FakeRoot:
     assert root.startswith("file://"), root
     assert root.rstrip("/") != paths["artifact_root"].rstrip("/"), \
         "the view reads the scheduler tests' artifact root: a fake pipeline there would change what they assert"
-    fake = FakeRoot(root).write()
+    fake = FakeRoot(root, pipeline=DEMO).write()
     picture = base64.b64encode(png(*PICTURE)).decode()
     fake.store.write_text(fake.uri("validate/v1/attempt-a/anomalies/report.html"),
                           "<!DOCTYPE html><html><body><h1>Data validation</h1><p>body_mass_g against the champion's</p>"
@@ -164,17 +173,19 @@ def test_the_navigation_entry_lists_the_pipeline_with_what_serves(browser):
     browser.until(lambda d: "/plugin/mlops" in d.current_url, "MLOps page")
     browser.into_frame("/mlops/")
     assert browser.find("h1").text == "MLOps"
-    # pipeline, champion, canary, last decision, last verdict (the newest of each)
-    cells = [c.text for c in browser.all("table tr:nth-child(2) td")]
-    assert cells[:3] == ["penguin", "2", "v3 at 10%"] and cells[3] == "canary v3" and cells[4].startswith("alert"), cells
+    # pipeline, champion, canary, last decision, last verdict (the newest of each), where it is read from
+    rows = {r[0]: r for r in ([c.text for c in tr.find_elements("css selector", "td")] for tr in browser.all("table tr")) if r}
+    assert {DEMO, "penguin", "penguin_gate", "penguin_remote"} <= set(rows), rows
+    cells = rows[DEMO]
+    assert cells[1:3] == ["2", "v3 at 10%"] and cells[3] == "canary v3" and cells[4].startswith("alert"), cells
     browser.screenshot("1-mlops-entry")
 
 
 def test_a_pipeline_page_shows_versions_history_verdicts_and_pictures(browser):
     browser.open_view()
-    browser.link("penguin").click()
+    browser.link(DEMO).click()
     browser.find("h2")
-    assert browser.find("h1").text == "penguin"
+    assert browser.find("h1").text == DEMO
     assert "champion v2" in browser.find("body").text and "challenger v3" in browser.find("body").text
     assert "Canary: v3 answers 10% of the requests" in browser.find("body").text
     tables = browser.all("table")
@@ -188,13 +199,18 @@ def test_a_pipeline_page_shows_versions_history_verdicts_and_pictures(browser):
     # the three pictures are drawn: inline SVG with a size on the page
     pictures = [s for s in browser.all(".pictures svg") if s.size["width"] > 100 and s.size["height"] > 50]
     assert len(pictures) == 3, [s.size for s in browser.all(".pictures svg")]
+    # each title fits its picture, as Chromium lays the text out
+    fits = browser.driver.execute_script(
+        "return [...document.querySelectorAll('.pictures svg')].map(s => {const t = s.querySelector('text').getBBox();"
+        " return [t.x + t.width, s.width.baseVal.value];})")
+    assert all(right <= width for right, width in fits), fits
     browser.screenshot("2-pipeline-page")
 
 
 def test_a_report_opens_from_the_view_with_its_inline_picture(browser):
     browser.open_view()
-    browser.link("penguin").click()
-    validation = browser.find("a[href$='/reports/penguin/validate/v1/attempt-a/anomalies/report.html']")
+    browser.link(DEMO).click()
+    validation = browser.find(f"a[href$='/reports/{DEMO}/validate/v1/attempt-a/anomalies/report.html']")
     validation.click()
     assert browser.find("h1").text == "Data validation"
     # served sandboxed (scripts cannot act as the user), the report still shows its inline PNG
@@ -204,7 +220,14 @@ def test_a_report_opens_from_the_view_with_its_inline_picture(browser):
     browser.screenshot("3-report")
 
 
-def test_the_mlops_tab_of_a_dag_shows_its_pipeline(browser):
+def _champion(paths: dict) -> str:
+    """penguin's champion as its deployment record (in its YAML's root) says, after the scheduler tests."""
+    root = Path(paths["artifact_root"].removeprefix("file://"))
+    return json.loads((root / "penguin" / "deployment" / "record.json").read_text())["champion"]
+
+
+def test_the_mlops_tab_of_a_dag_shows_its_pipeline_from_its_own_root(browser, airflow_services):
+    _, paths = airflow_services
     browser.driver.get(browser.base + "/dags/penguin_training")
     tab = browser.find("a[href$='/dags/penguin_training/plugin/mlops_dag']")
     assert tab.text == "MLOps"
@@ -212,8 +235,30 @@ def test_the_mlops_tab_of_a_dag_shows_its_pipeline(browser):
     browser.until(lambda d: d.current_url.endswith("/dags/penguin_training/plugin/mlops_dag"), "DAG tab")
     browser.into_frame("/mlops/dags/penguin_training")
     assert browser.find("h1").text == "penguin"
-    assert "champion v2" in browser.find("body").text
+    body = browser.find("body").text
+    assert f"champion v{_champion(paths)}" in body and paths["artifact_root"] in body, body
     browser.screenshot("4-dag-tab")
+
+
+def test_the_report_extra_link_of_a_task_opens_its_report_in_the_view(browser, airflow_services):
+    env, paths = airflow_services
+    runs = _get(env, paths["api_port"], "/api/v2/dags/penguin_training/dagRuns?state=success&order_by=-start_date")["dag_runs"]
+    assert runs, "the scheduler tests ran penguin_training"
+    run_id = runs[0]["dag_run_id"]
+    # the task instance's Details tab lists its "Extra Links"
+    browser.driver.get(f"{browser.base}/dags/penguin_training/runs/{urllib.parse.quote(run_id, safe='')}/tasks/validate/details")
+    link = browser.link("Report")
+    href = link.get_attribute("href")
+    assert href.startswith(f"{browser.base}/mlops/reports/penguin/validate/") and href.endswith(".html"), href
+    assert [a.text for a in browser.all("a") if a.text in ("MLflow run", "Model version", "Vertex AI job")] == []  # no link to nothing
+    browser.screenshot("5-extra-links")
+    link.click()  # same origin: the UI opens it in this tab (another origin's link, in a new one)
+    browser.until(lambda d: d.current_url == href or len(d.window_handles) > 1, "the report")
+    if len(browser.driver.window_handles) > 1:
+        browser.driver.switch_to.window(browser.driver.window_handles[-1])
+    assert browser.find("h1").text == "Data validation"
+    assert "penguin" in browser.find("body").text
+    browser.screenshot("6-report-from-extra-link")
 
 
 def test_without_the_session_cookie_the_view_refuses(browser):

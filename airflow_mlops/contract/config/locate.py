@@ -18,8 +18,8 @@ def include_dirs(dags_dir: str | Path) -> list[Path]:
     :param dags_dir: the directory of the DAG file.
     """
     dags = Path(dags_dir).resolve()
-    candidates = [Path(os.environ[INCLUDE_DIR_ENV])] if os.environ.get(INCLUDE_DIR_ENV) else []
-    return candidates + [dags.parent / "include", dags / "include"]
+    candidates = [Path(os.environ[INCLUDE_DIR_ENV]).resolve()] if os.environ.get(INCLUDE_DIR_ENV) else []
+    return list(dict.fromkeys(candidates + [dags.parent / "include", dags / "include"]))  # each once, in order
 
 
 def pipeline_config_path(dag_file: str | Path, pipeline: str) -> Path:
