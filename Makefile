@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
@@ -94,10 +94,9 @@ CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/
 RUNTIME_FAILURE_RUNS := test_a_model_that_is_not_blessed_is_not_registered_and_the_run_succeeds \
   test_corrupted_data_fails_at_validate_and_the_champion_stays test_bad_source_fails_the_run_with_the_components_message
 # The approval and browser tests (tests/dags/test_approval.py, test_browser.py) use the real-scheduler
-# tests' standalone: 3.3 only. The data-arrival DAG's run (test_data_arrival.py) too: its sensor and
-# trigger are tested on 3.1.8 by tests/provider.
+# tests' standalone: 3.3 only.
 CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ignore=tests/dags/test_scheduler.py --ignore=tests/dags/test_approval.py --ignore=tests/dags/test_browser.py --ignore=tests/dags/test_local_cloud.py \
-  --ignore=tests/dags/test_examples.py --ignore=tests/dags/test_data_arrival.py $(addprefix --deselect=tests/dags/test_dags.py::,$(RUNTIME_FAILURE_RUNS))
+  --ignore=tests/dags/test_examples.py $(addprefix --deselect=tests/dags/test_dags.py::,$(RUNTIME_FAILURE_RUNS))
 
 # the slowest tests are listed after each suite (where the 30-minute budget goes)
 PYTEST_ARGS ?= --durations=12
@@ -184,6 +183,9 @@ benchmark-serving: setup
 
 benchmark-monitoring: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/monitoring.py
+
+benchmark-dag-parse: setup
+	$(AIRFLOW_VENV)/bin/python benchmarks/dag_parse.py
 
 # The runtime image without a Docker daemon or registry (not part of `make test`; needs root):
 # buildah on a Debian 12 root filesystem made by debootstrap, then the component CLI run inside it
