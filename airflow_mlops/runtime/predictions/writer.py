@@ -158,8 +158,9 @@ class PredictionLogger:
             if pending and (len(pending) >= self.flush_rows or time.monotonic() >= deadline):
                 self._drain(pending)
                 if self._flush(pending):
-                    pending = []
-                deadline = None
+                    pending, deadline = [], None
+                else:  # kept: tried again with what comes next, or after another interval
+                    deadline = time.monotonic() + self.flush_seconds
 
     def _drain(self, pending: list) -> None:
         while True:
@@ -185,7 +186,13 @@ class PredictionLogger:
             return True
         if not ok:
             return False
-        journal.mark_written(entries[-1].end)
+        try:
+            journal.mark_written(entries[-1].end)
+        except OSError:
+            # Kept and written again (same names) before any later batch: a replay then never
+            # finds two written batches beyond the mark, so it cannot write a row twice.
+            log.exception("prediction log: could not mark journal %s written", journal.path.name)
+            return False
         if journal.written >= JOURNAL_ROTATE_BYTES:
             with self._journal_lock:
                 if journal.end == journal.written:  # nothing of it is still in the queue
