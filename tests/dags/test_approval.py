@@ -119,8 +119,23 @@ def awaiting_answer(api: Api, deadline_seconds: float = 240) -> dict:
         time.sleep(2)
 
 
-def answer(api: Api, detail: dict, option: str, comment: str) -> dict:
+def deferral_drained(paths: dict, run_id: str, deadline_seconds: float = 120) -> None:
+    """Wait until the scheduler has taken the executor's event for the ``approve`` workload that
+    paused for input. An answer given before that (a script can answer within a second) makes
+    Airflow requeue the task and then fail it on that stale event ("finished with state success,
+    but the task instance's state attribute is queued", apache/airflow#72716, #71580); a person
+    takes longer than that to read the question."""
+    event = (f"Received executor event with state success for task instance TaskInstanceKey(dag_id='{DAG_ID}', "
+             f"task_id='approve', run_id='{run_id}'")
+    deadline = time.monotonic() + deadline_seconds
+    while event not in paths["standalone_log"].read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"the scheduler did not take the executor's event of {run_id}'s approve"
+        time.sleep(0.5)
+
+
+def answer(api: Api, paths: dict, detail: dict, option: str, comment: str) -> dict:
     ti = detail["task_instance"]
+    deferral_drained(paths, ti["dag_run_id"])
     path = (f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(ti['dag_run_id'])}/taskInstances/{ti['task_id']}/"
             f"{ti['map_index']}/hitlDetails")
     return api.call("PATCH", path, {"chosen_options": [option], "params_input": {"comment": comment}})
@@ -166,7 +181,8 @@ def gate(airflow_services):
     while DAG_ID not in {d["dag_id"] for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}:
         assert time.monotonic() < deadline, f"the DAG processor did not pick up {DAG_ID}"
         time.sleep(3)
-    yield api, {"artifact_root": config["artifact_root"], "tracking_uri": config["registry"]["tracking_uri"]}
+    yield api, {"artifact_root": config["artifact_root"], "tracking_uri": config["registry"]["tracking_uri"],
+                "standalone_log": Path(env["AIRFLOW_HOME"]) / "standalone.log"}
     api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": True})  # no hourly runs during later tests
 
 
@@ -182,7 +198,7 @@ def test_an_approval_in_the_ui_promotes_the_canary(gate):
     assert "| p95 latency | 5.0 ms | 5.0 ms |" in detail["body"]
     assert detail["options"] == ["Approve", "Reject"] and list(detail["params"]) == ["comment"]
     assert registry_state(paths["tracking_uri"], GATE)["aliases"] == {"champion": "1", "challenger": "2"}  # nothing yet
-    response = answer(api, detail, "Approve", "figures look fine")
+    response = answer(api, paths, detail, "Approve", "figures look fine")
     assert response["chosen_options"] == ["Approve"] and response["responded_by"]["name"] == "admin"
     state, tasks = finished(api, detail["task_instance"]["dag_run_id"])
     assert (state, tasks) == ("success", {"canary_analysis": "success", "approve": "success", "promote": "success",
@@ -201,7 +217,7 @@ def test_a_rejection_in_the_ui_keeps_the_champion_and_records_who_and_why(gate):
     start_a_run(api)
     detail = awaiting_answer(api)
     assert detail["subject"] == f"Promote {GATE} version 3 to champion (now version 2)?"
-    answer(api, detail, "Reject", "not during the sale")
+    answer(api, paths, detail, "Reject", "not during the sale")
     state, tasks = finished(api, detail["task_instance"]["dag_run_id"])
     # the run succeeds: the person's answer was taken and applied; promote was skipped by the approval
     assert (state, tasks) == ("success", {"canary_analysis": "success", "approve": "success", "promote": "skipped",

@@ -87,10 +87,12 @@ class Browser:
     """A signed-in Chromium on the Airflow UI at ``base``; screenshots go to ``shots``."""
 
     def __init__(self, driver, base: str, shots: Path) -> None:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver, self.base, self.shots = driver, base, shots
-        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        # the React UI re-renders while it loads: an element found a moment ago may be gone; look again
+        self.wait = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
 
     def until(self, condition, what: str):
         """``condition(driver)`` once it is true; on a timeout a screenshot and where the browser was."""
