@@ -1,6 +1,8 @@
 """A hand-written prediction server, the baseline `benchmarks/serving.py` compares the BentoML service with.
 
-The smallest reasonable FastAPI app around the same :class:`~airflow_mlops.runtime.serving.models.LoadedModel`:
+The smallest reasonable FastAPI app around the same :class:`~airflow_mlops.runtime.serving.models.LoadedModel`,
+its Keras model called eagerly (``model(inputs)``, as a hand-written server does; the service
+runs the graph :func:`~airflow_mlops.runtime.serving.models.compile_inference` traces):
 ``POST /predict`` ``{"instances": [row, ...]}`` with the same pydantic row model as the service
 (every feature required, ``null`` for missing, no other fields), one model call per request, the
 same answer per row (request id, prediction, probabilities, model version). No adaptive batching,
@@ -13,6 +15,7 @@ Run by `benchmarks/serving.py` as ``python benchmarks/fastapi_baseline.py --port
 # No `from __future__ import annotations`: FastAPI must see the real types of the locally
 # defined request model, not strings it cannot resolve.
 import argparse
+import dataclasses
 import os
 import uuid
 
@@ -69,7 +72,8 @@ def main() -> None:
     from airflow_mlops.runtime.serving.models import ModelCache
 
     registry = Registry(args.tracking_uri, args.model_name, args.model_name, "")
-    model = ModelCache(registry, args.cache_dir).get(args.version)
+    # called as Keras loads it, as a hand-written server would: not the graph the service traces
+    model = dataclasses.replace(ModelCache(registry, args.cache_dir).get(args.version), compiled=None)
     uvicorn.run(build_app(model), host=args.host, port=args.port, workers=1, log_level="warning", access_log=False)
 
 

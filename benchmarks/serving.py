@@ -4,14 +4,19 @@ Measures, for one registered model version and the Palmer penguins rows as reque
 
 - the real BentoML service (`airflow_mlops.runtime.serving`, started with ServerProcess on a free
   127.0.0.1 port, the version pinned, the prediction log on into a temporary artifact root, so
-  the figures include logging) under closed-loop load: for each concurrency level, that many
+  the figures include logging), with 1 worker and with one per CPU (``--workers``,
+  ``deployment.serving.workers``), under closed-loop load: for each concurrency level, that many
   client threads, each with its own keep-alive connection, send ``POST /predict`` back-to-back
   for ``--duration`` seconds. Per level: latency p50/p95/p99 (ms), requests/s, rows/s and the
   non-200 answers (there should be none);
 - the in-process limit: the same rows through ``LoadedModel.predict`` in one process, 1 and 64
-  rows per call: rows/s with no HTTP, validation, batching or logging at all;
+  rows per call: rows/s with no HTTP, validation, batching or logging at all - through the traced
+  graph the service runs, and through the Keras model's eager call (the ratio is what tracing gives);
 - a hand-written baseline (`benchmarks/fastapi_baseline.py`: FastAPI + pydantic around the same
-  LoadedModel, under uvicorn with one worker, no batching, no logging) under the same load;
+  model called as Keras loads it, under uvicorn with one worker, no batching, no logging) under the same load;
+
+- the floor (`benchmarks/asgi_floor.py`): a bare ASGI app answering a fixed JSON under uvicorn with
+  as many workers, the most any Python HTTP server gets from this machine and load generator;
 
 and a final table per concurrency: BentoML vs FastAPI throughput and p95, and BentoML's
 throughput as a share of the in-process limit. The load generator runs on the same machine
@@ -27,6 +32,7 @@ Run in the runtime environment (about 2 minutes with the defaults):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
@@ -170,7 +176,8 @@ def closed_loop(port: int, bodies: list[bytes], concurrency: int, duration: floa
     return level
 
 
-def run_levels(name: str, port: int, bodies: list[bytes], args) -> list[Level]:
+def run_levels(name: str, port: int, bodies: list[bytes], args) -> tuple[Level, list[Level]]:
+    """The warm-up and the measured levels."""
     warm = closed_loop(port, bodies, min(8, max(args.concurrency)), args.warmup, args.rows_per_request)
     say(f"  warm-up: {warm.ok} requests in {warm.seconds:.1f} s, {len(warm.failures)} non-200, {len(warm.errors)} errors")
     say(f"  {'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} {'rows/s':>8} {'requests':>9} {'non-200':>8} {'errors':>7}")
@@ -187,7 +194,7 @@ def run_levels(name: str, port: int, bodies: list[bytes], args) -> list[Level]:
             say(f"    {name} answered {status}: {payload.decode(errors='replace')}")
         for error in sorted(set(level.errors))[:5]:
             say(f"    {name} client error: {error}")
-    return levels
+    return warm, levels
 
 
 # --------------------------------------------------------------------------- servers
@@ -221,11 +228,12 @@ def count_logged(artifact_root: Path) -> int:
     )
 
 
-def bench_bentoml(args, version: str, features: dict[str, str], tmp: Path, bodies: list[bytes]) -> tuple[list[Level], list[str]]:
+def bench_bentoml(args, version: str, features: dict[str, str], tmp: Path, bodies: list[bytes],
+                  workers: int) -> tuple[list[Level], list[str]]:
     from airflow_mlops.runtime.serving.config import ServingConfig
     from airflow_mlops.runtime.serving.server import ServerProcess, http_post_json
 
-    artifact_root = tmp / "artifacts"
+    artifact_root = tmp / f"artifacts-{workers}"
     config = ServingConfig(
         pipeline="bench",
         model_name=args.model_name,
@@ -237,31 +245,30 @@ def bench_bentoml(args, version: str, features: dict[str, str], tmp: Path, bodie
         port=free_port(),
         pin_version=version,
         log_predictions=True,
+        workers=workers,
     )
-    state_dir = tmp / "bentoml-server"
+    state_dir = tmp / f"bentoml-server-{workers}"
     problems: list[str] = []
     started = time.perf_counter()
     server = ServerProcess.start(config, state_dir)
     try:
         say(f"  up and ready at {config.url} in {time.perf_counter() - started:.1f} s (version {version} pinned, prediction log on)")
-        levels = run_levels("BentoML", config.port, bodies, args)
+        warm, levels = run_levels("BentoML", config.port, bodies, args)
         status_code, status = http_post_json(config.url + "/status", {})
-        served = None
         if status_code == 200:
-            served = status.get("served_rows")
-            say(f"  /status: champion {status.get('champion')}, served_rows {status.get('served_rows')}, "
-                f"logged_rows so far {status.get('logged_rows')}, last_error {status.get('last_error')}")
+            say(f"  /status: champion {status.get('champion')}, last_error {status.get('last_error')}")
         else:
             problems.append(f"/status answered {status_code}: {status}")
     finally:
         returncode = server.stop()
+    # answered as the clients counted them: with several workers, /status is one worker's
     measured = sum(level.ok for level in levels) * args.rows_per_request
-    served = served if served is not None else measured
+    served = measured + warm.ok * args.rows_per_request
     logged = count_logged(artifact_root)
-    say(f"  stopped (exit code {returncode}); prediction log after shutdown: {logged} records for {served} rows served "
+    say(f"  stopped (exit code {returncode}); prediction log after shutdown: {logged} records for {served} rows answered "
         f"({measured} in the measured levels, the rest in the warm-up)")
-    if logged < served:
-        problems.append(f"the prediction log holds {logged} records, fewer than the {served} rows answered")
+    if logged != served:
+        problems.append(f"the prediction log holds {logged} records for the {served} rows answered")
     problems += [f"server.log: {line}" for line in log_problems(server.log_path)]
     return levels, problems
 
@@ -295,11 +302,39 @@ def bench_fastapi(args, version: str, tmp: Path, bodies: list[bytes]) -> tuple[l
                 raise SystemExit("the FastAPI baseline was not up after 180 s")
             time.sleep(0.25)
         say(f"  up at http://{HOST}:{port} in {time.perf_counter() - started:.1f} s (uvicorn, one worker)")
-        levels = run_levels("FastAPI", port, bodies, args)
+        _, levels = run_levels("FastAPI", port, bodies, args)
     finally:
         returncode = stop_process_group(process.pid, 30, process)
     say(f"  stopped (exit code {returncode}{'; uvicorn re-raises the SIGTERM it shut down on' if returncode == -15 else ''})")
     return levels, [f"fastapi.log: {line}" for line in log_problems(log_path)]
+
+
+def bench_floor(args, tmp: Path, bodies: list[bytes]) -> tuple[list[Level], list[str]]:
+    from airflow_mlops.runtime.serving.server import http_get, stop_process_group
+
+    port, workers = free_port(), max(args.workers)
+    log_path = tmp / "floor.log"
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.asgi_floor:app", "--host", HOST, "--port", str(port),
+               "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http_get(f"http://{HOST}:{port}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the floor app did not come up: {log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        say(f"  up at http://{HOST}:{port} (uvicorn, {workers} worker{'s' if workers > 1 else ''})")
+        _, levels = run_levels("floor", port, bodies, args)
+    finally:
+        stop_process_group(process.pid, 30, process)
+    return levels, [f"floor.log: {line}" for line in log_problems(log_path)]
 
 
 # --------------------------------------------------------------------------- in process
@@ -336,7 +371,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up load before the levels")
     parser.add_argument("--in-process-seconds", type=float, default=3.0, help="per batch size")
     parser.add_argument("--in-process-batches", default="1,64", help="rows per LoadedModel.predict call")
+    parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
+                        help="BentoML worker counts to measure (deployment.serving.workers)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false", help="skip the bare ASGI floor")
     args = parser.parse_args()
+    args.workers = sorted({int(w) for w in args.workers.split(",") if w.strip()})
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.in_process_batches = [int(b) for b in args.in_process_batches.split(",") if b.strip()]
     if not args.concurrency or min(args.concurrency) < 1 or args.rows_per_request < 1 or args.duration <= 0:
@@ -384,31 +423,62 @@ def main() -> int:
         bodies = request_bodies(rows, args.rows_per_request)
         say(f"{len(rows)} penguin rows, features {list(features)}, {len(bodies)} distinct request bodies")
 
-        say("\n[in process] LoadedModel.predict, one thread, no HTTP")
+        say("\n[in process] LoadedModel.predict, one thread, no HTTP: the traced graph serving runs")
         limits = in_process(model, rows, args.in_process_batches, args.in_process_seconds)
+        say("[in process] the same, the Keras model called eagerly (what serving did before, and the baseline does)")
+        eager = in_process(dataclasses.replace(model, compiled=None), rows, args.in_process_batches, args.in_process_seconds)
+        for size in args.in_process_batches:
+            say(f"  {size:>4} rows per call: graph {ratio(limits[size], eager[size])} the eager call's rows/s")
         del model
 
-        say("\n[BentoML] the prediction service (bentoml serve, adaptive batching, prediction log on)")
-        bento, problems = bench_bentoml(args, version, features, tmp, bodies)
+        bentos: dict[int, list[Level]] = {}
+        problems: list[str] = []
+        for workers in args.workers:
+            say(f"\n[BentoML, {workers} worker{'s' if workers > 1 else ''}] the prediction service (bentoml serve, "
+                "adaptive batching, prediction log on)")
+            bentos[workers], found = bench_bentoml(args, version, features, tmp, bodies, workers)
+            problems += found
 
         say("\n[FastAPI] hand-written baseline (benchmarks/fastapi_baseline.py)")
         fast, fast_problems = bench_fastapi(args, version, tmp, bodies)
         problems += fast_problems
+        hello = None
+        if args.floor:
+            say("\n[floor] a bare ASGI app under uvicorn answering a fixed JSON (no model, no validation): "
+                "what this machine and load generator allow")
+            hello, floor_problems = bench_floor(args, tmp, bodies)
+            problems += floor_problems
 
     limit_size = max(limits, key=limits.get)
     limit = limits[limit_size]
     rpr = args.rows_per_request
-    say(f"\n[summary] BentoML vs FastAPI; in-process limit = {limit:.0f} rows/s ({limit_size} rows per call)")
-    say(f"  {'concurrency':>11} {'BentoML rows/s':>14} {'FastAPI rows/s':>14} {'thru ratio':>10} "
-        f"{'BentoML p95':>11} {'FastAPI p95':>11} {'p95 ratio':>9} {'BentoML % of limit':>18}")
-    for b, f in zip(bento, fast):
-        b_rows, f_rows = b.requests_per_second * rpr, f.requests_per_second * rpr
-        say(f"  {b.concurrency:>11} {b_rows:14.0f} {f_rows:14.0f} {ratio(b_rows, f_rows):>10} "
-            f"{b.percentile_ms(95):9.1f}ms {f.percentile_ms(95):9.1f}ms {ratio(b.percentile_ms(95), f.percentile_ms(95)):>9} "
-            f"{100 * b_rows / limit:17.1f}%")
-    say("  (thru ratio > 1: BentoML serves more; p95 ratio < 1: BentoML answers faster)")
+    say(f"\n[summary] rows/s (p95) per concurrency; in-process limit = {limit:.0f} rows/s ({limit_size} rows per call)")
+    columns = [f"BentoML {w}w" for w in bentos] + ["FastAPI"] + (["floor"] if hello else [])
+    say(f"  {'concurrency':>11} " + " ".join(f"{c:>20}" for c in columns))
+    for i, concurrency in enumerate(args.concurrency):
+        cells = [level[i] for level in (*bentos.values(), fast, *([hello] if hello else []))]
+        say(f"  {concurrency:>11} " + " ".join(
+            f"{level.requests_per_second * rpr:>9.0f} ({level.percentile_ms(95):6.1f} ms)" for level in cells))
+    say("\n[targets] issue 17, one row per request, prediction log on")
+    for workers, levels in bentos.items():
+        by = {level.concurrency: level for level in levels}
+        checks = []
+        if 1 in by:
+            checks.append(("c=1 p50 <= 3 ms", f"{by[1].percentile_ms(50):.1f} ms", by[1].percentile_ms(50) <= 3))
+        if 8 in by:
+            checks.append(("c=8 p99 <= 25 ms", f"{by[8].percentile_ms(99):.1f} ms", by[8].percentile_ms(99) <= 25))
+        if 64 in by:
+            rows64 = by[64].requests_per_second * rpr
+            share = f", {100 * rows64 / (hello[args.concurrency.index(64)].requests_per_second * rpr):.0f} % of the floor" if hello else ""
+            checks.append(("c=64 >= 2000 rows/s", f"{rows64:.0f} rows/s{share}", rows64 >= 2000))
+        for b, f in zip(levels, fast):
+            r = b.requests_per_second / f.requests_per_second if f.requests_per_second else float("inf")
+            checks.append((f"c={b.concurrency} >= 2x FastAPI", f"{r:.2f}x", r >= 2))
+        for name, figure, met in checks:
+            say(f"  {workers} worker{'s' if workers > 1 else ' '}  {name:<22} {figure:<32} {'met' if met else 'NOT met'}")
 
-    failures = sum(len(level.failures) + len(level.errors) for level in bento + fast)
+    everything = [*fast, *(hello or [])] + [level for levels in bentos.values() for level in levels]
+    failures = sum(len(level.failures) + len(level.errors) for level in everything)
     say(f"\nnon-200 answers and client errors: {failures}; server log problems: {len(problems)}")
     for problem in problems[:20]:
         say(f"  {problem}")

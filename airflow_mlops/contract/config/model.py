@@ -97,6 +97,13 @@ class ServingSettings(Record):
     poll_seconds: float = option(5.0, "how often the server checks the registry and the deployment record", gt=0)
     max_rows: int = option(1000, "rows per request at most", gt=0)
     max_request_bytes: int = option(1_048_576, "bigger bodies get 413", gt=0)
+    workers: int = option(
+        1, "server processes, each with the served versions loaded (memory times workers): as many as the "
+        "machine's cores for throughput; /admin/reload and /status reach one of them, the others follow within "
+        "poll_seconds", gt=0)
+    access_log: bool = option(
+        False, "a log line per HTTP request (off: the prediction log records every answered row with its "
+        "request id, version and latency; on, it costs about a tenth of the server's throughput)")
 
 
 @dataclass(frozen=True, kw_only=True)

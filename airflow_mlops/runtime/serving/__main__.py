@@ -44,6 +44,8 @@ def serving_config(pipeline_yaml: str, port: int | None = None) -> ServingConfig
         poll_seconds=float(os.environ.get("MLOPS_SERVING_POLL_SECONDS", serving.poll_seconds)),
         max_rows=serving.max_rows,
         max_request_bytes=serving.max_request_bytes,
+        workers=serving.workers,
+        access_log=serving.access_log,
         # A Cloud Run revision serves exactly one version (see airflow_mlops.provider.deploy.cloud_run).
         pin_version=os.environ.get("MLOPS_SERVING_PIN_VERSION") or None,
         extra={"descriptions": {f.name: f.description for f in config.features if f.description}},

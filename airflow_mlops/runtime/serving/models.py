@@ -36,11 +36,12 @@ class LoadedModel:
     classes: list[str]
     features: dict[str, str]
     task: str = CLASSIFICATION
+    #: the model's inference as one traced graph (:func:`compile_inference`); ``None``: called eagerly
+    compiled: Any = None
 
-    def predict(self, rows: Sequence[Mapping[str, Any]]):
-        """The model's raw output for ``rows`` (:mod:`airflow_mlops.runtime.ml.outputs`): class
-        probabilities ``(n, classes)``, a binary classifier's ``(n, 1)`` positive-class
-        probability, or a regression's ``(n, 1)`` values."""
+    def inputs(self, rows: Sequence[Mapping[str, Any]]) -> dict:
+        """``rows`` as the model's inputs: one ``(n, 1)`` column per feature, float32 numbers
+        (missing: NaN) and strings (missing: empty)."""
         import numpy as np
 
         inputs = {}
@@ -50,6 +51,17 @@ class LoadedModel:
             else:
                 column = np.array([("" if r.get(name) is None else str(r.get(name))) for r in rows], dtype=object)
             inputs[name] = column.reshape(-1, 1)
+        return inputs
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]):
+        """The model's raw output for ``rows`` (:mod:`airflow_mlops.runtime.ml.outputs`): class
+        probabilities ``(n, classes)``, a binary classifier's ``(n, 1)`` positive-class
+        probability, or a regression's ``(n, 1)`` values."""
+        import numpy as np
+
+        inputs = self.inputs(rows)
+        if self.compiled is not None:
+            return self.compiled(inputs).numpy()
         return np.asarray(self.model(inputs, training=False))
 
     def answers(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -147,7 +159,41 @@ def load_model_dir(model_dir: str, version: str, task: str | None = None, model_
         features={name: spec["type"] for name, spec in transform["features"].items()},
         task=model_task,
     )
+    loaded.compiled = compile_inference(loaded, model_name)
     problem = loaded.output_problem()  # builds the graph now, not on the first request
     if problem:
         raise NotServable(f"{model_name} version {version}: {problem}")
     return loaded
+
+
+def compile_inference(loaded: LoadedModel, model_name: str = "model"):
+    """The model's inference traced once into a TensorFlow graph with a fixed signature (any
+    number of rows, one ``(n, 1)`` column per feature): a request then runs one graph instead of
+    Keras's eager, layer-by-layer call (about 7 ms for one row on 2 cores, most of a request).
+    Same weights, same operations: the answers equal the eager call's to float32 rounding.
+
+    ``None`` (the version is served eagerly, as before) when the graph cannot be traced - a
+    layer of a training module that computes in NumPy, say - with the reason in the log."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    signature = {
+        name: tf.TensorSpec((None, 1), tf.float32 if kind == "numeric" else tf.string, name=name)
+        for name, kind in loaded.features.items()
+    }
+    model = loaded.model
+
+    @tf.function(input_signature=[signature])
+    def infer(inputs):
+        return model(inputs, training=False)
+
+    try:
+        infer.get_concrete_function()  # traces now: a model that cannot be traced says so here
+    except Exception as exc:  # whatever a layer raises while traced: eager still serves
+        log.warning("%s version %s is served eagerly (slower): its inference cannot be traced into a graph: %s: %s",
+                    model_name, loaded.version, type(exc).__name__, str(exc)[:300])
+        return None
+    return infer

@@ -30,6 +30,7 @@ from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException, ServiceUnavailable
+from bentoml.validators import ContentType
 from pydantic import Field
 
 from airflow_mlops.contract.layout import predictions_uri
@@ -38,6 +39,7 @@ from airflow_mlops.runtime.serving.limits import BodySizeLimit
 from airflow_mlops.runtime.serving.schema import prediction_model, row_model
 
 log = logging.getLogger("airflow_mlops.runtime.serving")
+JSON = "application/json"
 
 CONFIG = ServingConfig.from_env()
 Row = row_model(CONFIG.features, CONFIG.extra.get("descriptions"))
@@ -58,8 +60,9 @@ class Conflict(BentoMLException):
 
 @bentoml.service(
     name=f"{CONFIG.pipeline}_prediction",
-    workers=1,
+    workers=CONFIG.workers,
     traffic={"timeout": 30},
+    logging={"access": {"enabled": CONFIG.access_log}},
 )
 class PredictionService:
     def __init__(self) -> None:
@@ -87,7 +90,7 @@ class PredictionService:
     @bentoml.api(batchable=True, max_batch_size=CONFIG.max_rows, max_latency_ms=20_000)
     def predict(
         self, instances: Annotated[list[Row], Field(min_length=1, max_length=CONFIG.max_rows)]
-    ) -> list[Answer]:
+    ) -> Annotated[list[Answer], ContentType(JSON)]:  # named: BentoML derives it from a JSON schema at every answer
         state = self.watcher.state
         if state is None:
             reason = self.watcher.last_error
@@ -129,7 +132,7 @@ class PredictionService:
         if self.logger is not None:
             self.logger.log(records)
         self.served += len(rows)
-        return [Answer(**a) for a in answers]
+        return [Answer.model_construct(**a) for a in answers]  # built here from checked parts: no second validation
 
     @bentoml.api(route="/admin/reload")
     def admin_reload(self, ctx: bentoml.Context) -> dict:
@@ -152,6 +155,8 @@ class PredictionService:
             "model_name": CONFIG.model_name,
             "task": CONFIG.task,
             **(state.describe() if state else {"champion": None, "challenger": None, "canary_weight": 0.0}),
+            # this worker's (deployment.serving.workers: each counts its own)
+            "workers": CONFIG.workers,
             "served_rows": self.served,
             "logged_rows": self.logger.written if self.logger else None,
             "last_error": self.watcher.last_error,
