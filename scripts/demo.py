@@ -101,6 +101,8 @@ def figures(task_id: str, record: dict | None) -> str:
     if task_id == "register":
         return f"version {m['version']}" + (" (already registered)" if m["already_registered"] else " (new)")
     if task_id == "infra_validate":
+        if m.get("reused"):
+            return f"already validated with this serving code: reused (p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms)"
         return f"a real server answered test rows: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms (ready in {m['startup_seconds']:.1f} s)"
     if task_id == "deploy":
         return f"{m['action']}: champion {m['champion']}, canary {m['canary'] or 'none'}"

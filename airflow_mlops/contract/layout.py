@@ -48,6 +48,12 @@ def verdicts_uri(artifact_root: str, pipeline: str) -> str:
     return join_uri(artifact_root, pipeline, "monitoring", "verdicts")
 
 
+def infra_validated_uri(artifact_root: str, pipeline: str, version: str, key: str) -> str:
+    """A passed infra validation of model ``version``, under everything it depended on (``key``):
+    a later run with the same key reuses it instead of starting a server again."""
+    return join_uri(artifact_root, pipeline, "infra_validate", "validated", f"v{version}-{key}.json")
+
+
 def landing_state_uri(artifact_root: str, pipeline: str) -> str:
     """Which landed objects ``<pipeline>_data_arrival`` has already claimed."""
     return join_uri(artifact_root, pipeline, "landing", "state.json")

@@ -193,6 +193,9 @@ class InfraValidationOptions(Record):
     sample_rows: int = option(20, "test rows the candidate must answer before a rollout", gt=0)
     max_latency_ms: float = option(1000.0, "p95 latency bound of those answers", gt=0)
     start_timeout: float = option(180.0, "seconds the prediction server may take to load the model", gt=0)
+    reuse: bool = option(
+        True, "a version that passed with the same model files, test rows, checks and serving code is not validated "
+        "again (a re-run with nothing changed starts no server); false: always start one")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,11 @@ failure, start timeout - and, since it runs in the component's process group, a 
 of that group (task killed, timeout, SIGKILL) takes it too; a SIGTERM to the component alone
 ends it through the same ``finally`` (:func:`sigterm_exits`).
 
+Reuse: a passed validation is recorded under a key of everything it depended on - the version's
+model files (its registry fingerprint), the test split, the checks and the serving code (the
+serving package's sources and the versions of BentoML, TensorFlow, Keras, pydantic); a later run
+of the same key (a re-run with nothing changed) reuses it and starts no server, and says so.
+
 Inputs: ``model_version`` (ModelVersion), ``examples`` (Examples). Parameters:
 :class:`InfraValidateParams` (airflow_mlops/contract/params.py). Settings: ``registry``. Output
 ``infra_blessing`` (``infra_validation.json``).
@@ -248,12 +253,77 @@ def validation_report(
 # -- the component --------------------------------------------------------------------------------
 
 
+# -- reuse ----------------------------------------------------------------------------------------
+
+#: what answers a request besides the model: the serving package and the libraries under it
+SERVING_DISTRIBUTIONS = ("bentoml", "tensorflow", "keras", "pydantic")
+
+
+def serving_code_fingerprint() -> str:
+    """The serving package's source files and the versions of the libraries it runs on."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    import airflow_mlops.runtime.serving as serving
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(serving.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in SERVING_DISTRIBUTIONS:
+        digest.update(f"{name}=={metadata.version(name)}".encode())
+    return digest.hexdigest()
+
+
+def reuse_key(ctx: ExecutionContext, registry, version: str) -> str | None:
+    """What a passed validation of ``version`` depended on, hashed: the model's files (its
+    registry fingerprint), the test rows, the checks and the serving code. ``None`` when the
+    version has no model fingerprint (validated every time)."""
+    import hashlib
+    import json
+
+    fingerprint = registry.client().get_model_version(registry.model_name, version).tags.get("model_fingerprint")
+    if not fingerprint:
+        return None
+    parts = {
+        "model": registry.model_name, "version": version, "model_fingerprint": fingerprint,
+        "examples": ctx.spec.inputs["examples"].fingerprint,
+        "params": {k: v for k, v in ctx.params.to_dict().items() if k != "reuse"},
+        "serving_code": serving_code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def reused(ctx: ExecutionContext, version: str, record_uri: str | None) -> ComponentResult | None:
+    """The result of an earlier passed validation under the same key, written as this run's
+    output; ``None`` if there is none."""
+    store = ArtifactStore()
+    if record_uri is None or not store.exists(record_uri):
+        return None
+    report = {**store.read_json(record_uri), "reused_from": record_uri}
+    store.write_json(ctx.output_uri("infra_blessing", "infra_validation.json"), report)
+    latency = report["latency_ms"]
+    ctx.log.info("version %s already passed infra validation with this model, these test rows, checks and serving code "
+                 "(p50 %.1f ms, p95 %.1f ms): reused, no server started (%s)",
+                 version, latency["p50"], latency["p95"], record_uri)
+    return ComponentResult(
+        outputs={"infra_blessing": OutputArtifact(ctx.output_uri("infra_blessing"), {"blessed": True, "version": version})},
+        metrics={"p50_ms": latency["p50"], "p95_ms": latency["p95"], "startup_seconds": report["startup_seconds"],
+                 "reused": True},
+    )
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
+    from airflow_mlops.contract.layout import infra_validated_uri
     from airflow_mlops.runtime.ml.model_registry import Registry
 
     params: InfraValidateParams = ctx.params
     version = str(ctx.spec.inputs["model_version"].properties["version"])
     registry = Registry.from_spec(ctx.spec)
+    key = reuse_key(ctx, registry, version)
+    record_uri = infra_validated_uri(ctx.spec.artifact_root, ctx.spec.pipeline, version, key) if key else None
+    if params.reuse and (result := reused(ctx, version, record_uri)) is not None:
+        return result
     rows = sample_rows(ctx.spec.inputs["examples"], params)
 
     local = tempfile.mkdtemp(prefix="mlops-infra-")
@@ -278,9 +348,12 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         raise ComponentError(
             ErrorKind.MODEL, f"infra_validate: version {version} failed in the serving runtime: " + "; ".join(report["problems"])
         )
+    if record_uri is not None:  # written last: only a validation that passed is reused
+        ArtifactStore().write_json(record_uri, report)
     return ComponentResult(
         outputs={"infra_blessing": OutputArtifact(ctx.output_uri("infra_blessing"), {"blessed": True, "version": version})},
-        metrics={"p50_ms": latency["p50"], "p95_ms": latency["p95"], "startup_seconds": report["startup_seconds"]},
+        metrics={"p50_ms": latency["p50"], "p95_ms": latency["p95"], "startup_seconds": report["startup_seconds"],
+                 "reused": False},
     )
 
 

@@ -84,17 +84,20 @@ def seen(monkeypatch, token):
     return processes
 
 
-def infra_params(start_timeout: float = 180.0) -> dict:
+def infra_params(start_timeout: float = 180.0, reuse: bool = False, max_latency_ms: float = 5000) -> dict:
+    """These tests are about the server: it is started every time unless ``reuse``."""
     from pipeline_helpers import FEATURES
 
-    return {"features": FEATURES, "sample_rows": 5, "max_latency_ms": 5000, "start_timeout": start_timeout}
+    return {"features": FEATURES, "sample_rows": 5, "max_latency_ms": max_latency_ms, "start_timeout": start_timeout,
+            "reuse": reuse}
 
 
-def run_infra(pipeline, first_run, version, start_timeout: float = 180.0):
+def run_infra(pipeline, first_run, version, start_timeout: float = 180.0, **params):
     registered = first_run["register"].outputs["model_version"]
     model_version = dataclasses.replace(registered, properties={**registered.properties, "version": version})
     examples = first_run["ingest"].outputs["examples"]
-    return pipeline.run("infra_validate", infra_params(start_timeout), {"model_version": model_version, "examples": examples}, cache=False)
+    return pipeline.run("infra_validate", infra_params(start_timeout, **params),
+                        {"model_version": model_version, "examples": examples}, cache=False)
 
 
 def register_corrupt_copy(pipeline, tmp_path: Path, corrupt) -> str:
@@ -124,6 +127,20 @@ def test_success_leaves_no_process(pipeline, first_run, token, seen):
     record = run_infra(pipeline, first_run, "1")
     assert record.metrics["p95_ms"] < 5000
     assert len(seen) == 1 and len(seen[0]) >= 2, f"the scan should see the server and its worker: {seen}"
+    assert not none_left(token)
+
+
+def test_a_passed_validation_is_reused_when_nothing_changed_and_not_when_a_check_did(pipeline, first_run, token, seen):
+    first = run_infra(pipeline, first_run, "1", reuse=True, max_latency_ms=4000)
+    assert first.metrics["reused"] is False and len(seen) == 1  # a server answered
+    again = run_infra(pipeline, first_run, "1", reuse=True, max_latency_ms=4000)
+    assert again.metrics["reused"] is True and len(seen) == 1  # no server this time
+    assert (again.metrics["p50_ms"], again.metrics["p95_ms"]) == (first.metrics["p50_ms"], first.metrics["p95_ms"])
+    report = ArtifactStore().read_json(join_uri(again.outputs["infra_blessing"].uri, "infra_validation.json"))
+    assert report["blessed"] and report["version"] == "1" and "/infra_validate/validated/v1-" in report["reused_from"]
+    # another bound is another check: validated again, in a server
+    other = run_infra(pipeline, first_run, "1", reuse=True, max_latency_ms=3000)
+    assert other.metrics["reused"] is False and len(seen) == 2
     assert not none_left(token)
 
 
