@@ -23,14 +23,15 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
 	@echo "make test   - build what is missing, run every test, then make lint"
 	@echo "make lint   - ruff on the whole tree, mypy on the contract, the artifact store and the provider"
 	@echo "make demo-cloud - the penguin pipeline on a local cloud: pods, a Vertex AI GPU job, gs:// artifacts"
-	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler"
+	@echo "make demo-loop - drift -> retraining -> canary -> promotion and new data -> training, with a real scheduler (own state in .mlops/loop)"
+	@echo "make loop-ui - the Airflow UI (airflow standalone) on the state the last demo-loop left"
 	@echo "make drill  - kill drill: SIGKILL scheduler, triggerer, components, server in the loop; check nothing lost (PostgreSQL, ~15 min)"
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make test-control-min - the control-plane tests on the lowest supported Airflow (3.1.8, .venv-airflow-min)"
@@ -149,6 +150,10 @@ demo-cloud: setup
 # The closed loop with a real scheduler and triggerer (5-7 minutes); see scripts/demo_loop.py.
 demo-loop: setup
 	$(AIRFLOW_VENV)/bin/python scripts/demo_loop.py
+
+# The Airflow UI on the state the last `make demo-loop` left in .mlops/loop/ (its own Airflow home and project copy).
+loop-ui: setup
+	AIRFLOW_HOME=$(ROOT)/.mlops/loop/airflow AIRFLOW__CORE__DAGS_FOLDER=$(ROOT)/.mlops/loop/project/dags $(AIRFLOW_VENV)/bin/airflow standalone
 
 # The kill drill (scripts/drill.py, about 8 minutes; not part of `make test`): SIGKILLs in the
 # closed loop, then the invariants. It runs its own PostgreSQL (as the postgres user).

@@ -1,6 +1,13 @@
 """`make demo-loop`: the closed MLOps loop with a real scheduler, DAG processor and triggerer.
 
-1. A champion (trained with `airflow dags test` if there is none) is served on 127.0.0.1:3000.
+The loop runs on a state of its own, made afresh each time under ``.mlops/loop/`` (a copy of the
+penguin project, its artifacts, MLflow registry, landing directory and Airflow home): whatever
+`make demo` or an earlier loop left - labelled traffic that became training data, a champion
+trained on drifted rows, landed files - it prints the same story, and leaves `make demo`'s
+state alone.
+
+1. A champion is trained with `airflow dags test` and served on 127.0.0.1:3001 (3000 is
+   `make demo`'s; another free port if 3001 is taken).
 2. `airflow standalone` runs the scheduler, DAG processor, triggerer and API server
    (UI on http://127.0.0.1:8080); the training, monitoring and data-arrival DAGs are unpaused.
 3. Normal traffic, with labels arriving for it: monitoring finds nothing wrong.
@@ -21,6 +28,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,11 +38,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dag_runs import AIRFLOW, airflow, cli_json, dag_test, prepare_airflow
+from project_copy import copy_project, own_environment
 
 from airflow_mlops.runtime.serving.server import http_post_json
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / "include" / "penguin" / "pipeline.yaml"
+LOOP = REPO / ".mlops" / "loop"
 RUNTIME_PYTHON = os.environ.get("AIRFLOW__MLOPS__RUNTIME_PYTHON", str(REPO / ".venv-runtime" / "bin" / "python"))
 FEATURES = ("island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex")
 TIMELINE: list[tuple[datetime, str]] = []
@@ -192,6 +201,33 @@ def follow_training(env: dict, known: set[str], root: str) -> dict:
     return record
 
 
+def loop_project(loop: Path, serving_port: int) -> Path:
+    """The penguin project copied to ``loop``/project, its state all under ``loop``: artifacts
+    (the prediction log, labels, monitoring verdicts, deployment record), the MLflow registry,
+    the landing directory; the prediction server on ``serving_port``. Returns its YAML."""
+
+    def edit(data: dict) -> None:
+        data["artifact_root"] = str(loop / "artifacts")
+        data["data"]["source"] = [data["data"]["source"][0], str(loop / "landing")]
+        data["registry"] = {**data.get("registry", {}), "tracking_uri": f"sqlite:///{loop / 'mlflow.db'}"}
+        deployment = data.setdefault("deployment", {})
+        deployment["serving"] = {**deployment.get("serving", {}), "port": serving_port}
+        data["monitoring"] = {**data.get("monitoring", {}), "landing": str(loop / "landing")}
+
+    return copy_project(loop / "project", "penguin", ("training", "monitoring", "data_arrival", "promotion"), edit)
+
+
+def fresh_loop(loop: Path, serving_port: int) -> Path:
+    """:func:`loop_project` from scratch: an earlier loop's server (left running if it was
+    interrupted) is stopped, then everything under ``loop`` is removed."""
+    earlier = loop / "project" / "include" / "penguin" / "pipeline.yaml"
+    if earlier.exists():
+        subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "stop", "--pipeline", str(earlier)],
+                       env=own_environment(loop / "airflow", loop / "project"), capture_output=True)
+    shutil.rmtree(loop, ignore_errors=True)
+    return loop_project(loop, serving_port)
+
+
 def free_port(preferred: int) -> int:
     """``preferred`` if nothing listens there (an old API server would answer health checks
     for another Airflow home), else any free port."""
@@ -209,33 +245,38 @@ def free_port(preferred: int) -> int:
 
 def main() -> int:
     from airflow_mlops.contract.config import load_pipeline_config
-    from airflow_mlops.provider.factory.training import resolve_artifact_root
 
-    config = load_pipeline_config(CONFIG)
-    root = resolve_artifact_root(config)
+    api_port = free_port(int(os.environ.get("MLOPS_LOOP_API_PORT", "8080")))
+    config_path = fresh_loop(LOOP, free_port(3001))
+    env = own_environment(LOOP / "airflow", LOOP / "project", **{
+        "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
+        "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "MLOPS_SERVING_POLL_SECONDS": "2"})
+    config = load_pipeline_config(config_path)
+    root = config.artifact_root_uri  # the loop's own: a machine's $MLOPS_ARTIFACT_ROOT is not passed on
     url = f"http://{config.deployment.serving.host}:{config.deployment.serving.port}"
-    env = {**os.environ, "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
-           "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(free_port(int(os.environ.get("MLOPS_LOOP_API_PORT", "8080")))),
-           "MLOPS_SERVING_POLL_SECONDS": "2"}
-    env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}/execution/"
-    logs = REPO / ".mlops" / "demo"
+    logs = LOOP / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    event(f"a fresh state of the loop's own in {LOOP.relative_to(REPO)}/ (make demo's is not touched)")
     if not prepare_airflow(env):
         return 1
 
-    if not deployment(root).get("champion"):
-        event("no champion yet: airflow dags test penguin_training")
-        _, state, seconds = dag_test("penguin_training", datetime.now(UTC).isoformat(), logs / "loop-initial.log", env=env)
-        event(f"initial training {state} in {seconds:.0f} s; champion v{deployment(root).get('champion')}")
-    subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "stop", "--pipeline", str(CONFIG)], env=env)
-    if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "start", "--pipeline", str(CONFIG)], env=env):
+    event("the loop's first champion: airflow dags test penguin_training")
+    _, state, seconds = dag_test("penguin_training", datetime.now(UTC).isoformat(), logs / "loop-initial.log", env=env)
+    event(f"initial training {state} in {seconds:.0f} s; champion v{deployment(root).get('champion')}")
+    if state != "success":
+        print(f"the first training run failed: see {logs / 'loop-initial.log'}", file=sys.stderr)
+        return 1
+    if subprocess.call([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "start", "--pipeline", str(config_path)], env=env):
         return 1
     event(f"prediction server up on {url}, serving champion v{deployment(root).get('champion')}")
 
     services = Standalone(env, int(env["AIRFLOW__API__PORT"]))
     try:
         services.wait_healthy()
-        event(f"airflow standalone healthy: scheduler, dag-processor, triggerer, API/UI on http://127.0.0.1:{services.port}")
+        event(f"airflow standalone healthy: scheduler, dag-processor, triggerer, API/UI on http://127.0.0.1:{services.port} "
+              f"(user admin, password in {(LOOP / 'airflow').relative_to(REPO)}/simple_auth_manager_passwords.json.generated)")
         deadline = time.monotonic() + 180
         while not {"penguin_training", "penguin_monitoring", "penguin_data_arrival"} <= {d["dag_id"] for d in cli_json("dags", "list", env=env)}:
             if time.monotonic() > deadline:
@@ -297,7 +338,10 @@ def main() -> int:
         follow_training(env, known, root)
     finally:
         services.stop()
-        event("airflow standalone stopped (the prediction server keeps running: make stop)")
+        subprocess.run([RUNTIME_PYTHON, "-m", "airflow_mlops.runtime.serving", "stop", "--pipeline", str(config_path)],
+                       env=env, capture_output=True)
+        event(f"airflow standalone and the loop's prediction server stopped; the loop's state stays in {LOOP.relative_to(REPO)}/ "
+              "(make loop-ui shows it in the Airflow UI)")
 
     print("\nTimeline")
     start = TIMELINE[0][0]

@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-import yaml
 from dag_runs import AIRFLOW, airflow
 from demo_loop import TIMELINE, event, free_port, penguins, request_row
 from drill_checks import (
@@ -56,6 +55,7 @@ from drill_checks import (
     check_retraining,
     check_runs,
 )
+from project_copy import copy_project, own_environment
 
 from local_cloud.postgres import Postgres
 
@@ -90,27 +90,20 @@ def wait_for(what: str, predicate, timeout: float = 600, every: float = 1.0, unl
 def write_project(pg: Postgres, serving_port: int) -> Path:
     """A copy of the penguin project whose artifacts, landing directory, registry and server port
     are the drill's; few epochs, and blessing that any working model passes."""
-    (PROJECT / "dags").mkdir(parents=True)
-    for name in ("training", "data_arrival"):
-        shutil.copy(REPO / "dags" / f"{PIPELINE}_{name}.py", PROJECT / "dags")
-    shutil.copytree(REPO / "include" / PIPELINE, PROJECT / "include" / PIPELINE)
-    config = PROJECT / "include" / PIPELINE / "pipeline.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["artifact_root"] = str(ARTIFACTS)
-    data["data"]["source"] = [data["data"]["source"][0], str(LANDING)]
-    data["runtime"] = {**data.get("runtime", {}), "retries": 2, "retry_delay_seconds": 5, "timeout_minutes": 15}
-    data["training"] = {**data.get("training", {}), "epochs": 5}
-    data["evaluation"] = {**data.get("evaluation", {}), "thresholds": {"accuracy": {"min": 0.3, "max_drop": 1.0}},
-                          "backtest": {"accuracy": {"max_drop": 1.0}}}
-    # SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the environments have psycopg2
-    data["registry"] = {**data.get("registry", {}), "tracking_uri": pg.url("mlflow", "+psycopg2")}
-    data["deployment"] = {"serving": {"port": serving_port}, "canary": {"on_drift": "canary"}}
-    data["monitoring"] = {**data.get("monitoring", {}), "landing": str(LANDING), "poll_seconds": 2}
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    from airflow_mlops.contract.config import load_pipeline_config
 
-    load_pipeline_config(config)  # a mistake in the copy shows here, not in the DAG processor
-    return config
+    def edit(data: dict) -> None:
+        data["artifact_root"] = str(ARTIFACTS)
+        data["data"]["source"] = [data["data"]["source"][0], str(LANDING)]
+        data["runtime"] = {**data.get("runtime", {}), "retries": 2, "retry_delay_seconds": 5, "timeout_minutes": 15}
+        data["training"] = {**data.get("training", {}), "epochs": 5}
+        data["evaluation"] = {**data.get("evaluation", {}), "thresholds": {"accuracy": {"min": 0.3, "max_drop": 1.0}},
+                              "backtest": {"accuracy": {"max_drop": 1.0}}}
+        # SQLAlchemy 2.1 reads postgresql:// as psycopg 3; the environments have psycopg2
+        data["registry"] = {**data.get("registry", {}), "tracking_uri": pg.url("mlflow", "+psycopg2")}
+        data["deployment"] = {"serving": {"port": serving_port}, "canary": {"on_drift": "canary"}}
+        data["monitoring"] = {**data.get("monitoring", {}), "landing": str(LANDING), "poll_seconds": 2}
+
+    return copy_project(PROJECT, PIPELINE, ("training", "data_arrival"), edit)
 
 
 SERVICES = ("scheduler", "triggerer", "dag-processor", "api-server")
@@ -514,10 +507,8 @@ def main() -> int:
         event(f"PostgreSQL {pg.bin.parent.name} on 127.0.0.1:{pg.port} (Airflow's and MLflow's database)")
         serving_port, api_port = free_port(0), free_port(0)
         config = write_project(pg, serving_port)
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "MLOPS_"))},
-               "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
-               "AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
-               "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        env = own_environment(HOME, PROJECT, **{
+               "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url("airflow", "+psycopg2"),
                "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(api_port), "AIRFLOW__API__WORKERS": "1",
                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
@@ -530,8 +521,7 @@ def main() -> int:
                "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
-               "AIRFLOW__MLOPS__RUNTIME_PYTHON": RUNTIME_PYTHON, "MLOPS_SERVING_POLL_SECONDS": "2",
-               "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
+               "MLOPS_SERVING_POLL_SECONDS": "2"})
         for command in (("db", "migrate"), ("pools", "set", "gpu", "1", "GPUs for training")):
             code, output = airflow(*command, env=env)
             if code:
