@@ -6,6 +6,9 @@ default, and a summary. The steps, for the penguins (any pipeline under include/
 2. The prediction server starts on 127.0.0.1 (`make serve`) and answers a few rows over HTTP.
 3. penguin_training again with more epochs: ingest/validate/transform are cache hits, a new
    model is trained, blessed against the champion, registered and goes to a 10 % canary.
+   On the state an earlier demo left, step 1 finds its model registered and superseded (nothing
+   deployed), and step 3 trains 10 more epochs per champion version (40 with champion 2): each
+   demo rolls out a new version.
 4. Traffic reaches both versions; penguin_promotion (forced, instead of waiting for the
    window) compares them online and promotes the challenger; the server follows.
 
@@ -172,7 +175,10 @@ def main() -> int:
     step(f"curl -X POST {url}/predict -H 'Content-Type: application/json' -d '{{\"instances\": [...]}}'")
     send(url, samples)
 
-    epochs = config.training.epochs + 10  # another model than the first
+    # Another model than any before: 10 more epochs per champion version, so that a demo run on an
+    # earlier demo's state (champion 2, say) trains a model of its own (40 epochs) and rolls it out.
+    champion = str(first.get("deploy", {}).get("metrics", {}).get("champion") or "1")
+    epochs = config.training.epochs + 10 * (int(champion) if champion.isdigit() else 1)
     second = run_dag(DAG_ID, (now - timedelta(minutes=1)).isoformat(), logs, root, config.name, conf={"epochs": epochs})
     if not second:
         return 1

@@ -4,6 +4,10 @@ A model whose training data drifted from the champion's (validate's ``drifted_co
 run that monitoring did not ask for is held (``hold``: registered, no canary) unless
 ``on_drift`` is ``canary``.
 
+A version that is already the canary, that served before and was superseded by a newer
+champion, or that the champion was rolled back from, gets no canary (``none``, with the reason):
+a re-run whose steps are all cache hits deploys its old version again.
+
 ``action``: ``canary`` (the challenger answers ``weight`` of the requests for
 ``window_minutes``; the first model ever, or the first after the pipeline's task changed,
 becomes the champion at once) or ``promote``
@@ -56,6 +60,28 @@ def drift_hold(params: DeployParams, rollout) -> str | None:
             "again with the trigger form's canary_despite_drift to send it to a canary")
 
 
+def not_again(rollout, version: str) -> dict | None:
+    """The ``none`` result when ``version`` is already the canary (its window goes on) or, by
+    :func:`~airflow_mlops.runtime.serving.rollout.superseded_by`, must not get a canary again;
+    else None."""
+    from airflow_mlops.runtime.ml.model_registry import CHALLENGER
+    from airflow_mlops.runtime.serving.rollout import superseded_by
+
+    record = rollout.record()
+    if record.canary and record.canary.version == version:
+        return {"action": "none", "version": version, "champion": record.champion, "canary": version,
+                "reason": f"version {version} is already the canary (since {record.canary.started_at}); its window goes on"}
+    why = superseded_by(record, version)
+    if why is None:
+        return None
+    challenger = rollout.registry.version(rollout.client, CHALLENGER)
+    if challenger is not None and str(challenger.version) == version:  # register named it the challenger
+        rollout.client.delete_registered_model_alias(rollout.registry.model_name, CHALLENGER)
+    return {"action": "none", "version": version, "champion": record.champion,
+            "canary": record.canary.version if record.canary else None,
+            "reason": f"version {version} {why}: not sent to a canary again (a rollback or a direct promotion serves it again)"}
+
+
 def hold(rollout, version: str, reason: str, log) -> dict:
     """The version stays registered without a canary; the champion serves alone."""
     from airflow_mlops.runtime.ml.model_registry import CHALLENGER
@@ -85,8 +111,11 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         if not blessing.get("blessed") or str(blessing.get("version")) != version:
             raise ComponentError(ErrorKind.CONFIG, f"deploy: version {version} has not passed infra validation")
         changed = task_change(rollout, version) if action == "canary" else None
-        held = drift_hold(params, rollout) if action == "canary" and not changed else None
-        if changed:
+        repeat = not_again(rollout, version) if action == "canary" and not changed else None
+        held = drift_hold(params, rollout) if action == "canary" and not changed and not repeat else None
+        if repeat:
+            result = repeat
+        elif changed:
             result = rollout.promote(version, changed)
         elif held:
             result = hold(rollout, version, held, ctx.log)

@@ -47,10 +47,11 @@ class OutputMismatch(ValueError):
 
 
 def external_fingerprint(spec: ComponentSpec) -> str:
-    """A new champion is a new baseline: evaluate again."""
+    """A new champion is a new baseline: evaluate again - unless the champion is this very model
+    (a re-run after it became the champion), which is judged as with no champion."""
     from airflow_mlops.runtime.ml.model_registry import champion_fingerprint
 
-    return champion_fingerprint(spec)
+    return champion_fingerprint(spec, unless_model=spec.inputs["model"].fingerprint)
 
 
 def evaluate_model(model, frame, transform: dict[str, Any], label: str, slices: list[str]) -> dict[str, Any]:
@@ -300,8 +301,8 @@ class Champion:
     examples_uri: str | None
 
 
-def load_champion(registry, client, log) -> Champion | None:
-    """The registry's champion, or None."""
+def load_champion(registry, client, log, candidate_fingerprint: str | None = None) -> Champion | None:
+    """The registry's champion, or None (also when it is the candidate itself)."""
     import mlflow
 
     from airflow_mlops.runtime.ml.model import load_model
@@ -310,6 +311,9 @@ def load_champion(registry, client, log) -> Champion | None:
     version = registry.version(client, CHAMPION)
     if version is None:
         log.info("no champion in the registry yet: the first model is compared with thresholds only")
+        return None
+    if candidate_fingerprint is not None and (version.tags or {}).get("model_fingerprint") == candidate_fingerprint:
+        log.info("the champion (version %s) is this very model: it is judged by the thresholds only", version.version)
         return None
     # A scratch download (from the registry's artifact store, gs:// with a gs:// root), removed
     # once the model is in memory.
@@ -450,7 +454,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     registry = Registry.from_spec(ctx.spec)
     client = registry.client()
-    loaded = load_champion(registry, client, ctx.log)
+    loaded = load_champion(registry, client, ctx.log, ctx.spec.inputs["model"].fingerprint)
     champion = evaluate_champion(loaded, test, transform, params, ctx.log)
     back = backtest(loaded, model, transform, ctx.spec.inputs["examples"].uri, params, ctx.log)
     thresholds = {name: bounds.to_dict() for name, bounds in params.thresholds.items()} or DEFAULT_THRESHOLDS[params.task]

@@ -5,7 +5,10 @@ fields than the header (a file cut off mid-row, values shifted by a column).
 
 pandas reads many of these silently: it pads a short row with missing values, takes an extra
 first field in every row as the index, renames a duplicate column ``x.1``. So ingest checks the
-raw text first (:func:`csv_problem`) and reads it with pandas only when it is a sound table.
+raw bytes first (:func:`table_problem`) and reads them with pandas only when they are a sound
+table. Counting every row's fields in Python takes longer than pandas' whole read, so Arrow's C++
+parser counts them; only when it finds an uneven row does the Python scan (:func:`csv_problem`)
+run, for the exact words.
 """
 
 from __future__ import annotations
@@ -54,6 +57,53 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
             f"is not UTF-8 text: line {line} has the byte 0x{data[exc.start]:02x} ({shown!r} read as Latin-1); the file "
             "was probably saved as Latin-1 / Windows-1252: save it as CSV UTF-8"
         )
+
+
+def head_problem(data: bytes) -> str | None:
+    """What the first bytes and the header line say is wrong (cheap; not the rows), or ``None``."""
+    text, problem = decode(data)
+    if problem:
+        return problem
+    header = _first_line_fields(text)
+    return _header_problem(header) if header else None
+
+
+def table_problem(data: bytes) -> str | None:
+    """What makes ``data`` not a sound comma-separated UTF-8 table with a header, or ``None``."""
+    text, problem = decode(data)
+    if problem:
+        return problem
+    header = _first_line_fields(text)
+    if not header or _header_problem(header) or not _even_fields(data, header[0]):
+        return csv_problem(text)
+    return None
+
+
+def _first_line_fields(text: str) -> list[str]:
+    return next(csv.reader([text.split("\n", 1)[0]]), [])
+
+
+def _even_fields(data: bytes, first_column: str) -> bool:
+    """Whether Arrow parses ``data`` as a table whose every row has the header's number of fields
+    (only the first column is converted: the parser still splits every row)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    uneven: list[object] = []
+
+    def keep(row: object) -> str:
+        uneven.append(row)
+        return "skip"
+
+    try:
+        pacsv.read_csv(
+            io.BytesIO(data),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=keep),
+            convert_options=pacsv.ConvertOptions(include_columns=[first_column], column_types={first_column: pa.string()}),
+        )
+    except (pa.ArrowException, KeyError, ValueError):
+        return False
+    return not uneven
 
 
 def _records(text: str):

@@ -161,11 +161,12 @@ def keep_first_registration(client, name: str, fingerprint: str, version: str) -
     return first
 
 
-def champion_fingerprint(spec: ComponentSpec, tag: str | None = None) -> str:
+def champion_fingerprint(spec: ComponentSpec, tag: str | None = None, unless_model: str | None = None) -> str:
     """What of the registry's champion a component's result depends on: its version (or one of
-    its tags), qualified by the registry, so a new champion is a cache miss."""
+    its tags), qualified by the registry, so a new champion is a cache miss. A champion whose
+    model is ``unless_model`` (a model fingerprint) counts as none."""
     registry = Registry.from_spec(spec)
     tags = registry.version_tags(registry.client(), CHAMPION)
-    if tags is None:
+    if tags is None or (unless_model is not None and tags.get("model_fingerprint") == unless_model):
         return f"{registry.tracking_uri}#no-champion"
     return f"{registry.tracking_uri}#{tags.get(tag) if tag else tags['version']}"

@@ -14,6 +14,28 @@ from airflow_mlops.contract.layout import deployment_record_uri
 from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 from airflow_mlops.runtime.serving.record import Canary, Decision, DeploymentRecord, read_record, utc_now, write_record
 
+#: decisions after which a version has served
+ROLLED_OUT = ("bootstrap", "canary", "promote", "rollback")
+
+
+def superseded_by(record: DeploymentRecord, version: str) -> str | None:
+    """Why ``version`` is not to get an automatic canary (the deploy step's) - it served before and
+    a newer champion replaced it, or the champion was rolled back from it - or None. A re-run
+    whose steps are all cache hits deploys its old version again; that must not put an old model
+    back in front of traffic. A rejected canary may be tried again, and an operator may start any
+    canary by hand."""
+    for decision in reversed(record.history):
+        if decision.action == "rollback" and decision.previous_champion == version:
+            return f"was rolled back from at {decision.at}"
+    served = [d for d in record.history if d.version == version and d.action in ROLLED_OUT]
+    if served and record.champion and _number(record.champion) > _number(version):
+        return f"served before ({served[-1].action} at {served[-1].at}) and the newer version {record.champion} is the champion now"
+    return None
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else -1
+
 log = logging.getLogger(__name__)
 
 

@@ -156,7 +156,7 @@ CASES = [
     Case("times_1000", lambda f, t: csv(f.assign(flipper_length_mm=f["flipper_length_mm"] * 1000)), VALIDATE,
          "flipper_length_mm", ("out-of-range values", "342 rows outside the schema's range 150..250", "000,")),
     Case("kilograms", lambda f, t: csv(f.assign(body_mass_g=f["body_mass_g"] / 1000)), VALIDATE, "body_mass_g",
-         ("out-of-range values", "342 rows outside the schema's range 2000..10000", "e.g. 3.")),
+         ("out-of-range values", "342 rows outside the schema's range 2000..10000", "e.g. ")),
     Case("huge_value", lambda f, t: csv(one_value(f, 50, "body_mass_g", 1e30)), VALIDATE, "body_mass_g",
          ("out-of-range values", "1 row outside the schema's range 2000..10000", "e.g. 1e+30")),
     Case("infinite_value", lambda f, t: csv(one_value(f, 60, "bill_depth_mm", np.inf)), VALIDATE, "bill_depth_mm",

@@ -47,6 +47,15 @@ def test_registering_the_same_model_again_is_idempotent(pipeline, first_run):
     assert len(pipeline.registry().client().search_model_versions("name = 'penguin'")) == 1
 
 
+def test_evaluating_the_champion_itself_again_is_a_cache_hit(pipeline, first_run):
+    """A re-run on unchanged data after the first model became the champion: compared with itself
+    it is judged as with no champion, which the first run already did."""
+    examples = first_run["ingest"].outputs["examples"]
+    assert str(pipeline.registry().version(pipeline.registry().client(), CHAMPION).version) == "1"
+    again = pipeline.evaluate(examples, first_run["train"].outputs["model"], run_id="r-again")
+    assert again.cache_hit and again.fingerprint == first_run["evaluate"].fingerprint
+
+
 def broken_copy(model_uri: str, tmp_path, how: str) -> str:
     folder = tmp_path / how
     shutil.copytree(model_uri.removeprefix("file://"), folder)
@@ -91,17 +100,34 @@ def test_a_new_model_goes_to_canary_then_champion_and_rolls_back(pipeline, first
     assert canary.metrics == {"action": "canary", "champion": "1", "canary": new}
     record = read_record(deployment_record_uri(pipeline.root, "penguin"), "penguin")
     assert (record.canary.version, record.canary.weight) == (new, 0.25)
+    again = pipeline.deploy(registered.outputs["model_version"], infra.outputs["infra_blessing"], weight=0.25, run_id="r3b")
+    assert again.metrics == {"action": "none", "champion": "1", "canary": new}  # its window is not restarted
+    assert read_record(deployment_record_uri(pipeline.root, "penguin"), "penguin").canary == record.canary
 
     promoted = pipeline.deploy(registered.outputs["model_version"], infra.outputs["infra_blessing"], action="promote", run_id="r3")
     assert promoted.metrics == {"action": "promote", "champion": new, "canary": None}
     assert str(registry.version(client, CHAMPION).version) == new
     assert str(registry.version(client, PREVIOUS).version) == "1"
     assert registry.version(client, CHALLENGER) is None
+    # A re-run whose steps are all cache hits deploys version 1 again: it served and was superseded
+    old_one = pipeline.deploy(first_run["register"].outputs["model_version"], first_run["infra_validate"].outputs["infra_blessing"],
+                              run_id="r3c")
+    assert old_one.metrics == {"action": "none", "champion": new, "canary": None}
+    # against another champion version 1 is evaluated again: a new baseline
+    rejudged = pipeline.evaluate(examples, first_run["train"].outputs["model"], run_id="r3c")
+    assert not rejudged.cache_hit and rejudged.fingerprint != first_run["evaluate"].fingerprint
+    assert "served before" in old_one.outputs["deployment"].properties["reason"]
+    assert registry.version(client, CHALLENGER) is None
 
     rolled = pipeline.run("rollback", {"reason": "test"}, run_id="r4")
     assert rolled.metrics == {"champion": "1", "rolled_back_from": new}
     assert str(registry.version(client, CHAMPION).version) == "1"
     assert registry.version(client, PREVIOUS) is None  # nothing earlier than version 1
+    # nor does the version the champion was rolled back from go to a canary again
+    bad = pipeline.deploy(registered.outputs["model_version"], infra.outputs["infra_blessing"], run_id="r5")
+    assert bad.metrics == {"action": "none", "champion": "1", "canary": None}
+    assert "rolled back from" in bad.outputs["deployment"].properties["reason"]
+    assert registry.version(client, CHALLENGER) is None
     assert [d.action for d in read_record(deployment_record_uri(pipeline.root, "penguin"), "penguin").history] == [
         "bootstrap", "canary", "promote", "rollback"
     ]
