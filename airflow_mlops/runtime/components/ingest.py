@@ -329,13 +329,16 @@ def _text_hash(text: str) -> int:
 
 
 def _mix(x):
-    """splitmix64's finaliser: every input bit moves every output bit."""
+    """splitmix64's finaliser, applied to ``x`` in place: every input bit moves every output bit."""
     import numpy as np
 
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+    with np.errstate(over="ignore"):  # in place (callers pass a fresh array): 80 MB per temporary at 10M rows
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
 
 
 def assign_splits(frame, ratios: dict[str, float], key_columns: list[str]):

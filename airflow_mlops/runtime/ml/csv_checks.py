@@ -59,8 +59,11 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
         )
 
 
-def head_problem(data: bytes) -> str | None:
-    """What the first bytes and the header line say is wrong (cheap; not the rows), or ``None``."""
+def head_problem(data: bytes, head: int = 1 << 16) -> str | None:
+    """What the first ``head`` bytes (whole lines) and the header line say is wrong, or ``None``:
+    cheap, not the rest of the file (a reader that fails on it hands it to :func:`table_problem`)."""
+    if len(data) > head:
+        data = data[: data.rfind(b"\n", 0, head) + 1 or head]
     text, problem = decode(data)
     if problem:
         return problem
@@ -80,7 +83,8 @@ def table_problem(data: bytes) -> str | None:
 
 
 def _first_line_fields(text: str) -> list[str]:
-    return next(csv.reader([text.split("\n", 1)[0]]), [])
+    end = text.find("\n")
+    return next(csv.reader([text if end < 0 else text[:end]]), [])
 
 
 def _even_fields(data: bytes, first_column: str) -> bool:

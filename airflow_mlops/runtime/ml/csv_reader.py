@@ -35,7 +35,10 @@ def arrow_frame(data: bytes) -> Any | None:
     if not all(any(kind(field.type) for kind in kept) for field in table.schema):
         return None
     frame = table.to_pandas()
-    for column in frame.columns:
-        if frame[column].dtype == object and frame[column].isna().any():
-            frame[column] = frame[column].where(frame[column].notna(), np.nan)
+    for position, column in enumerate(frame.columns):
+        nulls = table.column(position).null_count
+        if nulls and frame[column].dtype == object:  # pandas' missing text is NaN, Arrow's None
+            values = frame[column].to_numpy(copy=True)
+            values[table.column(position).is_null().to_numpy()] = np.nan
+            frame[column] = values
     return frame
