@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -116,11 +115,21 @@ class Component:
         return digest.hexdigest()[:12]
 
 
+#: the directory holding the ``airflow_mlops`` package
+PACKAGES_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of a module of this project, found without importing anything: finding
+    ``pkg.mod.name`` with importlib imports ``pkg.mod`` (and ``preprocessing`` imports keras,
+    3 s: a cache hit of train paid it just to compute its code version)."""
+    base = PACKAGES_ROOT.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
 def _source(module: str) -> str:
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-        return ""
-    return Path(spec.origin).read_text()
+    path = _module_file(module)
+    return path.read_text() if path is not None else ""
 
 
 #: how components are run, not what they compute (the contract is not followed either)
@@ -128,10 +137,7 @@ FRAMEWORK = frozenset({"airflow_mlops.runtime.components.base", "airflow_mlops.r
 
 
 def _is_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # pkg.name where name is a function or class of pkg
-        return False
+    return _module_file(name) is not None  # not pkg.name where name is a function or class of pkg
 
 
 @functools.cache

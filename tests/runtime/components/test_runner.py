@@ -183,3 +183,18 @@ def test_the_code_version_covers_the_helpers_a_component_calls(monkeypatch):
     monkeypatch.setattr(base, "_source", lambda m: original(m) + ("\n# edited" if m.endswith("ml.model") else ""))
     assert train.code_version != before
     assert load_component("ingest").code_version == load_component("ingest").code_version
+
+
+def test_a_code_version_is_computed_without_importing_an_ml_library():
+    """A cache hit's cost is its fingerprint: train's imported Keras (3 s) to find its helpers."""
+    code = (
+        "import sys\n"
+        "from airflow_mlops.runtime.components.catalog import BUILT_IN, load_component\n"
+        "versions = {name: load_component(name).code_version for name in BUILT_IN}\n"
+        "heavy = [m for m in ('keras', 'tensorflow', 'mlflow', 'tensorflow_data_validation', 'apache_beam', 'evidently',"
+        " 'matplotlib', 'bentoml') if m in sys.modules]\n"
+        "print(len(versions), heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[1:] == ["[]"] and int(out.stdout.split()[0]) >= 10, out.stdout
