@@ -153,7 +153,8 @@ demo-loop: setup
 
 # The Airflow UI on the state the last `make demo-loop` left in .mlops/loop/ (its own Airflow home and project copy).
 loop-ui: setup
-	AIRFLOW_HOME=$(ROOT)/.mlops/loop/airflow AIRFLOW__CORE__DAGS_FOLDER=$(ROOT)/.mlops/loop/project/dags $(AIRFLOW_VENV)/bin/airflow standalone
+	PATH=$(AIRFLOW_VENV)/bin:$$PATH AIRFLOW_HOME=$(ROOT)/.mlops/loop/airflow AIRFLOW__CORE__DAGS_FOLDER=$(ROOT)/.mlops/loop/project/dags \
+		$(AIRFLOW_VENV)/bin/airflow standalone
 
 # The kill drill (scripts/drill.py, about 8 minutes; not part of `make test`): SIGKILLs in the
 # closed loop, then the invariants. It runs its own PostgreSQL (as the postgres user).

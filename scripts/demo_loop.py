@@ -235,6 +235,8 @@ def free_port(preferred: int) -> int:
 
     for port in (preferred, 0):
         with socket.socket() as s:
+            # as servers do: a port an earlier run's server just closed (TIME_WAIT) is free
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
                 return s.getsockname()[1]
