@@ -314,7 +314,11 @@ def row_hashes(frame, columns: list[str]):
             bits[np.isnan(numbers)] = _MISSING
             column_hash = _mix(bits)
         else:
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            try:
+                codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            except TypeError:  # unhashable cells (lists, dicts from a python:// source): their text
+                as_text = values.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+                codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
             texts = np.fromiter((_text_hash(str(u)) for u in uniques), dtype=np.uint64, count=len(uniques))
             column_hash = np.append(texts, np.uint64(_MISSING))[codes]  # code -1 (missing) takes the last
         hashes = _mix(hashes ^ column_hash ^ np.uint64(position + 1))

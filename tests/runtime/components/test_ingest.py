@@ -238,3 +238,24 @@ def test_gcs_missing_object_is_a_data_error(gcs_bucket):
     assert result.returncode == EXIT_REJECTED
     report = ArtifactStore().read_json(join_uri(root, "penguin", "_invocations", "inv", ERROR_FILE))
     assert report["message"] == f"source not found: gs://{gcs_bucket.name}/landing/nothing.csv"
+
+
+def test_a_rows_hash_depends_on_its_values_not_on_its_columns_dtype():
+    """A later batch that turns a column's ints into floats (or adds a missing value) must not move
+    the earlier rows to other splits."""
+    import numpy as np
+
+    from airflow_mlops.runtime.components.ingest import duplicate_rows, row_hashes
+
+    ints = pd.DataFrame({"x": [1, 2, 3], "s": ["a", None, "c"]})
+    floats = pd.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", np.nan, "c"]})
+    nullable = ints.astype({"x": "Int64"})
+    assert (row_hashes(ints, ["x", "s"]) == row_hashes(floats, ["x", "s"])).all()
+    assert (row_hashes(ints, ["x", "s"]) == row_hashes(nullable, ["x", "s"])).all()
+    assert len(set(row_hashes(ints, ["x", "s"]).tolist())) == 3
+    changed = ints.assign(x=[1, 2, 4])
+    assert (row_hashes(changed, ["x", "s"]) != row_hashes(ints, ["x", "s"])).tolist() == [False, False, True]
+    assert (row_hashes(ints, ["s", "x"]) != row_hashes(ints, ["x", "s"])).all()  # the columns' order counts
+    lists = pd.DataFrame({"v": [[1, 2], [1, 2], [3]]})  # unhashable cells (a python:// source) hash by their text
+    hashes = row_hashes(lists, ["v"])
+    assert hashes[0] == hashes[1] != hashes[2] and duplicate_rows(hashes) == 1
