@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest benchmark-large-data image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
@@ -197,6 +197,10 @@ benchmark-dag-parse: setup
 # ingest on 100k, 1M and 10M penguin-like rows against the pyarrow read (about 3 minutes, 1 GB of disk in /tmp).
 benchmark-ingest: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/ingest.py
+
+# ingest, validate, transform and train (streamed) on 100k, 1M and 10M rows: rows/s and peak memory (about 10 minutes).
+benchmark-large-data: setup
+	$(RUNTIME_VENV)/bin/python benchmarks/large_data.py
 
 # The runtime image without a Docker daemon or registry (not part of `make test`; needs root):
 # buildah on a Debian 12 root filesystem made by debootstrap, then the component CLI run inside it

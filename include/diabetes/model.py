@@ -27,12 +27,12 @@ def fit(model, data, context):
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=int(context.hyperparameters.get("patience", 20)), restore_best_weights=True
     )
+    # the splits as tf.data streams (any size; the train one shuffled each epoch); data.x_train,
+    # data.y_train, ... would give them as arrays, for data that fits in memory
     return model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_eval, data.y_eval),
+        data.train_dataset(context.batch_size),
+        validation_data=data.eval_dataset(context.batch_size),
         epochs=context.epochs,
-        batch_size=context.batch_size,
         verbose=0,
         callbacks=[*context.callbacks, stop],  # context.callbacks: checkpoints, logs, MLflow metrics
     ).history

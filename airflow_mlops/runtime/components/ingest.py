@@ -32,6 +32,7 @@ from airflow_mlops.contract.tasks import REGRESSION
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml.csv_checks import head_problem, looks_headerless, table_problem
 from airflow_mlops.runtime.ml.csv_reader import arrow_frame
+from airflow_mlops.runtime.ml.examples import ROW_GROUP_ROWS
 
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_BUCKETS = 10_000
@@ -439,7 +440,7 @@ def write_splits(data: Any, params: IngestParams, examples_uri: str, ctx: Execut
         part = table.filter(pa.array(splits == name))
         counts[name] = part.num_rows
         with ArtifactStore().open(f"{examples_uri}/{name}.parquet", "wb") as f:
-            pq.write_table(part, f)
+            pq.write_table(part, f, row_group_size=ROW_GROUP_ROWS)
         ctx.log.info("split %s: %d rows", name, counts[name])
     return counts
 

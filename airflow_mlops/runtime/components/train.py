@@ -39,19 +39,20 @@ from airflow_mlops.runtime.ml.training_module import TrainingModule
 # -- data -----------------------------------------------------------------------------------------
 
 
-def load_training_data(examples, transform: dict[str, Any], label: str, log) -> TrainingData:
-    """The train and eval splits as arrays; rows without a known label are dropped (and counted)."""
-    from airflow_mlops.runtime.ml.examples import read_split
-    from airflow_mlops.runtime.ml.features import training_arrays
+def load_training_data(examples, transform: dict[str, Any], label: str, seed: int, log) -> TrainingData:
+    """The train and eval splits, streamed from the examples; rows without a known label are
+    dropped (and counted)."""
+    from airflow_mlops.runtime.ml.examples import split_uri
+    from airflow_mlops.runtime.ml.split_stream import SplitStream
 
-    x_train, y_train, dropped = training_arrays(read_split(examples, "train"), transform, label)
-    x_eval, y_eval, _ = training_arrays(read_split(examples, "eval"), transform, label)
+    train, eval_ = (SplitStream(split_uri(examples, split), transform, label) for split in ("train", "eval"))
+    usable, dropped = train.counts()
     if dropped:
         log.warning("dropped %d training rows whose label is missing or unknown", dropped)
-    if len(y_train) == 0:
+    if usable == 0:
         raise ComponentError(ErrorKind.DATA, "train: no training rows with a known label")
-    log.info("training on %d rows, evaluating on %d rows each epoch", len(y_train), len(y_eval))
-    return TrainingData(x_train, y_train, x_eval, y_eval)
+    log.info("training on %d rows, evaluating on %d rows each epoch (read as a stream)", usable, eval_.rows)
+    return TrainingData(train, eval_, seed)
 
 
 # -- model and checkpoints ------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def build_model(module: TrainingModule, context: TrainingContext, data: Training
         raise module.failure("build_model failed", exc) from None
     if not isinstance(model, keras.Model):
         raise module.error(f"build_model returned {type(model).__name__}; it must return a keras.Model")
-    sample = {name: values[:2] for name, values in data.x_train.items()}
+    sample = data.sample(2)
     try:
         output = model(sample, training=False)
     except Exception as exc:
@@ -226,14 +227,12 @@ def training_callbacks(context: TrainingContext, backup_dir: str, on_epoch, on_c
 
 
 def default_fit(model, data: TrainingData, context: TrainingContext) -> dict[str, list[float]]:
-    """Keras ``fit`` over the train split, validated on the eval split, with the context's callbacks."""
+    """Keras ``fit`` over the train split streamed (shuffled each epoch), validated on the eval
+    split, with the context's callbacks."""
     return model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_eval, data.y_eval) if len(data.y_eval) else None,
+        data.train_dataset(context.batch_size),
+        validation_data=data.eval_dataset(context.batch_size),
         epochs=context.epochs,
-        batch_size=context.batch_size,
-        shuffle=True,
         verbose=0,
         callbacks=context.callbacks,
     ).history
@@ -253,6 +252,8 @@ def fit(module: TrainingModule, model, data: TrainingData, context: TrainingCont
     except (OSError, MemoryError):
         raise  # the machine's or the storage's trouble: retried
     except Exception as exc:
+        if isinstance(data.failure, (OSError, MemoryError)):
+            raise data.failure from None  # reading a split failed inside tf.data: retried too
         raise module.failure("training failed", exc) from None
     history = getattr(history, "history", history)  # a keras History object is accepted too
     if not isinstance(history, dict) or not history.get("loss"):
@@ -364,14 +365,14 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     module = training_module.load(params.module, params.module_source)
     ctx.log.info("training module: %s (task %s)", module.name, params.task)
     keras.utils.set_random_seed(params.seed)
-    data = load_training_data(ctx.spec.inputs["examples"], transform, params.label, ctx.log)
+    data = load_training_data(ctx.spec.inputs["examples"], transform, params.label, params.seed, ctx.log)
     context = training_context(transform, params, ctx.log)
     model = build_model(module, context, data)
     mlflow_run = TrainingRun.open(ctx.spec, params)
     with checkpoints(ctx.scratch_dir, ctx.log) as (backup_dir, resumed, on_checkpoint):
         context.callbacks = training_callbacks(context, backup_dir, mlflow_run.log_epoch, on_checkpoint)
         history = fit(module, model, data, context)
-    sample = {name: values[:4] for name, values in data.x_train.items()}
+    sample = data.sample(4)
     export_model(model, history, transform, ctx.output_uri("model"), mlflow_run, module, sample)
     return model_result(ctx, history, transform, mlflow_run.run_id, resumed, context.gpus, module.name)
 

@@ -14,8 +14,8 @@ Settings: ``beam_pipeline_args``. Output: ``transform`` (Transform).
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_mlops.artifacts import ArtifactStore
@@ -31,24 +31,52 @@ from airflow_mlops.runtime.ml.examples import split_uri
 # any chunking. Categorical: value counts.
 
 
-def analyze_chunk(columns: dict[str, list], features: dict[str, str], label: str, label_kind: str = "categorical") -> dict[str, Any]:
-    """Partial statistics of one chunk of rows (``columns``: column name -> values); the label
-    is analysed as ``label_kind`` (numeric for a regression)."""
+def analyze_chunk(columns: Mapping[str, Any], features: dict[str, str], label: str, label_kind: str = "categorical") -> dict[str, Any]:
+    """Partial statistics of one chunk of rows (``columns``: column name -> values, a list or an
+    Arrow array); the label is analysed as ``label_kind`` (numeric for a regression)."""
+    import numpy as np
+
     partial: dict[str, Any] = {}
     for name, kind in {**features, label: label_kind}.items():
         values = columns.get(name, [])
-        present = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
         if kind == "numeric":
             # infinities count as missing: one would make the mean infinite and the model NaN
-            numbers = [x for x in (float(v) for v in present) if math.isfinite(x)]
+            x = _floats(values)
+            numbers = x[np.isfinite(x)]
             n = len(numbers)
-            mean = sum(numbers) / n if n else 0.0
-            m2 = sum((x - mean) ** 2 for x in numbers)
-            partial[name] = {"n": n, "mean": mean, "m2": m2, "missing": len(values) - n,
-                             "min": min(numbers, default=None), "max": max(numbers, default=None)}
+            mean = float(numbers.mean()) if n else 0.0
+            partial[name] = {"n": n, "mean": mean, "m2": float(((numbers - mean) ** 2).sum()), "missing": len(x) - n,
+                             "min": float(numbers.min()) if n else None, "max": float(numbers.max()) if n else None}
         else:
-            partial[name] = {"counts": Counter(str(v) for v in present), "missing": len(values) - len(present)}
+            counts = _value_counts(values)
+            partial[name] = {"counts": counts, "missing": len(values) - sum(counts.values())}
     return partial
+
+
+def _floats(values: Any):
+    """The values as float64, NaN where missing (or not a number)."""
+    import numpy as np
+    import pandas as pd
+
+    if hasattr(values, "to_pandas"):  # Arrow
+        values = values.to_pandas()
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _value_counts(values: Any) -> Counter:
+    """How often each present value occurs, by ``str(value)`` (as the model's inputs see it);
+    None and NaN are missing. Arrow arrays are counted in Arrow, then their distinct values named."""
+    if hasattr(values, "to_pandas"):
+        import pyarrow.compute as pc
+
+        pairs = ((v["values"].as_py(), v["counts"].as_py()) for v in pc.value_counts(values))
+    else:
+        pairs = ((v, 1) for v in values)
+    counts: Counter = Counter()
+    for value, count in pairs:
+        if value is not None and not (isinstance(value, float) and value != value):
+            counts[str(value)] += count
+    return counts
 
 
 def merge(partials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -178,7 +206,7 @@ def analyze_on_beam(
         _ = (
             pipeline
             | "Read" >> beam.io.ReadFromParquetBatched(train_uri.removeprefix("file://"), columns=columns)
-            | "Analyze" >> beam.Map(lambda table: analyze_chunk(table.to_pydict(), features, label, label_kind))
+            | "Analyze" >> beam.Map(lambda table: analyze_chunk({c: table.column(c) for c in columns}, features, label, label_kind))
             | "Merge" >> beam.CombineGlobally(_AnalyzeCombineFn.make())
             | "Serialize" >> beam.Map(lambda m: json.dumps({k: {kk: (dict(vv) if isinstance(vv, Counter) else vv) for kk, vv in v.items()} for k, v in m.items()}))
             | "Write" >> beam.io.WriteToText(out_prefix, shard_name_template="", num_shards=1)

@@ -17,7 +17,8 @@ with ``context.compile``.
 
 ``fit`` replaces the built-in ``model.fit``: it must pass ``context.callbacks`` to its fit
 (checkpoints every epoch so a retry resumes, logs, MLflow metrics) and return the history
-(``{"loss": [...], ...}``).
+(``{"loss": [...], ...}``). ``data`` (:class:`TrainingData`) streams the splits as
+``tf.data`` datasets (any size) or gives them as arrays (data that fits in memory).
 """
 
 from __future__ import annotations
@@ -55,15 +56,122 @@ class LabelInfo:
     max: float | None = None
 
 
-@dataclass(frozen=True)
 class TrainingData:
-    """The train and eval splits: ``x`` is ``{feature: (rows, 1) array}``; ``y`` class indices
-    (into ``LabelInfo.classes``; binary: 1 is the positive class) or float32 target values."""
+    """The train and eval splits, read as streams: memory holds a window of rows whatever the
+    splits' size.
 
-    x_train: dict[str, Any]
-    y_train: Any
-    x_eval: dict[str, Any]
-    y_eval: Any
+    - ``train_dataset(batch_size)`` / ``eval_dataset(batch_size)``: ``tf.data.Dataset`` s of
+      ``({feature: (batch, 1)}, labels)`` batches, read from the splits as Keras iterates them;
+      the train one is shuffled afresh each epoch (windows in a random order, rows shuffled
+      within them). Use these in ``fit`` for data of any size.
+    - ``x_train``, ``y_train``, ``x_eval``, ``y_eval``: a whole split in memory as arrays
+      (``{feature: (rows, 1)}``; labels as class indices into ``LabelInfo.classes`` - binary: 1
+      is the positive class - or float32 target values), read on first use. Fine for data that
+      fits in memory.
+    - ``train_rows``, ``eval_rows``: rows with a usable label; ``sample(n)``: the first ``n``
+      rows' inputs.
+
+    A split is anything with ``rows``, ``batches(batch_size, rng)``, ``arrays()`` and
+    ``head(n)``: :class:`~airflow_mlops.runtime.ml.split_stream.SplitStream` or, in memory,
+    :class:`ArraySplit`.
+    """
+
+    def __init__(self, train: Any, eval: Any, seed: int = 0):
+        self.train, self.eval, self.seed = train, eval, seed
+        #: an exception a split's reading raised inside tf.data (where it becomes a TF error)
+        self.failure: BaseException | None = None
+
+    @classmethod
+    def from_arrays(cls, x_train: dict[str, Any], y_train: Any, x_eval: dict[str, Any], y_eval: Any, seed: int = 0) -> TrainingData:
+        return cls(ArraySplit(x_train, y_train), ArraySplit(x_eval, y_eval), seed)
+
+    @property
+    def train_rows(self) -> int:
+        return self.train.rows
+
+    @property
+    def eval_rows(self) -> int:
+        return self.eval.rows
+
+    @property
+    def x_train(self) -> dict[str, Any]:
+        return self.train.arrays()[0]
+
+    @property
+    def y_train(self) -> Any:
+        return self.train.arrays()[1]
+
+    @property
+    def x_eval(self) -> dict[str, Any]:
+        return self.eval.arrays()[0]
+
+    @property
+    def y_eval(self) -> Any:
+        return self.eval.arrays()[1]
+
+    def sample(self, rows: int) -> dict[str, Any]:
+        return self.train.head(rows)
+
+    def train_dataset(self, batch_size: int, shuffle: bool = True):
+        """The train split as a ``tf.data.Dataset`` of batches, shuffled afresh each epoch."""
+        import itertools
+
+        import numpy as np
+
+        epochs = itertools.count()
+        return self._dataset(self.train, batch_size, lambda: np.random.default_rng([self.seed, next(epochs)]) if shuffle else None)
+
+    def eval_dataset(self, batch_size: int):
+        """The eval split as a ``tf.data.Dataset`` of batches in file order; ``None`` when it has no rows."""
+        return self._dataset(self.eval, batch_size, lambda: None) if self.eval_rows else None
+
+    def _dataset(self, split: Any, batch_size: int, rng):
+        import math
+
+        import tensorflow as tf
+
+        def batches():
+            try:
+                yield from split.batches(batch_size, rng())
+            except Exception as exc:
+                self.failure = exc
+                raise
+
+        first = split.batches(1, None)
+        x, y = next(first)
+        first.close()
+        signature = (
+            {name: tf.TensorSpec((None, *v.shape[1:]), tf.string if v.dtype == object else tf.as_dtype(v.dtype)) for name, v in x.items()},
+            tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)),
+        )
+        dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(split.rows / batch_size)))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class ArraySplit:
+    """A split held in memory (``x``: ``{feature: (rows, 1)}``, ``y``: labels)."""
+
+    def __init__(self, x: dict[str, Any], y: Any):
+        self.x, self.y = x, y
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+    def arrays(self) -> tuple[dict[str, Any], Any]:
+        return self.x, self.y
+
+    def head(self, rows: int) -> dict[str, Any]:
+        return {k: v[:rows] for k, v in self.x.items()}
+
+    def batches(self, batch_size: int, rng=None):
+        import numpy as np
+
+        order = rng.permutation(self.rows) if rng is not None else np.arange(self.rows)
+        for start in range(0, self.rows, batch_size):
+            rows = order[start:start + batch_size]
+            yield {k: v[rows] for k, v in self.x.items()}, self.y[rows]
 
 
 @dataclass

@@ -5,6 +5,10 @@ from __future__ import annotations
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ArtifactRef
 
+#: rows per Parquet row group of a split: what training reads at a time
+#: (:mod:`airflow_mlops.runtime.ml.split_stream`)
+ROW_GROUP_ROWS = 65_536
+
 
 def split_uri(examples: ArtifactRef, split: str) -> str:
     return f"{examples.uri}/{split}.parquet"

@@ -13,7 +13,6 @@ MISSING_CATEGORY = ""
 def model_inputs(frame, features: Mapping[str, str]) -> dict[str, Any]:
     """``{feature: array of shape (n, 1)}``: float32 for numeric (NaN where missing), strings for
     categorical (``""`` where missing, which the model maps to its out-of-vocabulary bucket)."""
-    import numpy as np
     import pandas as pd
 
     inputs = {}
@@ -22,23 +21,30 @@ def model_inputs(frame, features: Mapping[str, str]) -> dict[str, Any]:
         if kind == "numeric":
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float32")
         else:
-            values = np.array([MISSING_CATEGORY if _missing(v) else str(v) for v in column], dtype=object)
+            values = as_text(column).to_numpy(dtype=object)
         inputs[name] = values.reshape(-1, 1)
     return inputs
 
 
-def _missing(value: Any) -> bool:
+def as_text(column):
+    """Each value as ``str(value)``; missing ones (None, NaN, NA) as :data:`MISSING_CATEGORY`."""
     import pandas as pd
 
-    return value is None or (not isinstance(value, str) and pd.isna(value))
+    column = pd.Series(column).reset_index(drop=True)
+    missing = column.isna().to_numpy()
+    text = column.astype(object).astype(str)
+    if missing.any():
+        text[missing] = MISSING_CATEGORY
+    return text
 
 
 def label_indices(frame, label: str, classes: Sequence[str]):
     """Index of each row's label in ``classes`` and a mask of rows whose label is known."""
-    import numpy as np
+    import pandas as pd
 
-    lookup = {c: i for i, c in enumerate(classes)}
-    indices = np.array([lookup.get(str(v), -1) if not _missing(v) else -1 for v in frame[label]], dtype="int64")
+    column = frame[label]
+    indices = pd.Index(list(classes), dtype=object).get_indexer(as_text(column)).astype("int64")
+    indices[column.isna().to_numpy()] = -1
     return indices, indices >= 0
 
 
@@ -56,13 +62,17 @@ def task_of(transform: Mapping[str, Any]) -> str:
     return transform["label"].get("task", CLASSIFICATION)
 
 
-def training_arrays(frame, transform: Mapping[str, Any], label: str):
-    """Model inputs and labels of the rows with a usable label - class indices into the
-    transform's classes, or a regression's target values - and how many rows were dropped for
-    a missing or unknown label."""
-    features = {name: spec["type"] for name, spec in transform["features"].items()}
+def usable_labels(frame, transform: Mapping[str, Any], label: str):
+    """Each row's label as the model learns it - its class index into the transform's classes,
+    or a regression's target value - and a mask of the rows where it is usable (known)."""
     if task_of(transform) == REGRESSION:
-        y, known = target_values(frame, label)
-    else:
-        y, known = label_indices(frame, label, transform["label"]["classes"])
+        return target_values(frame, label)
+    return label_indices(frame, label, transform["label"]["classes"])
+
+
+def training_arrays(frame, transform: Mapping[str, Any], label: str):
+    """Model inputs and labels of the rows with a usable label, and how many rows were dropped
+    for a missing or unknown label."""
+    features = {name: spec["type"] for name, spec in transform["features"].items()}
+    y, known = usable_labels(frame, transform, label)
     return model_inputs(frame[known], features), y[known], int((~known).sum())

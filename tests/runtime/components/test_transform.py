@@ -52,3 +52,21 @@ def test_infinite_numbers_count_as_missing():
     out = finalize(merge([analyze_chunk(columns, {"x": "numeric"}, "y", "numeric")]), {"x": "numeric"}, "y", "regression")
     assert (out["features"]["x"]["mean"], out["features"]["x"]["missing"]) == (2.0, 3)
     assert (out["label"]["mean"], out["label"]["count"], out["label"]["max"]) == (2.5, 4, 4.0)
+
+
+def test_arrow_columns_are_analysed_as_their_python_values():
+    """Beam hands transform Arrow tables; counted in Arrow, each column gives what its Python
+    values give (an int category with a gap stays '1', not '1.0'; NaN, None and inf are missing)."""
+    import pyarrow as pa
+
+    table = pa.table({
+        "grade": pa.array([1, None, 2, 1, 3]),
+        "colour": pa.array(["red", None, "blue", "red", ""]),
+        "size": pa.array([1.5, float("nan"), None, float("inf"), 4.5]),
+        "label": pa.array(["a", "b", None, "a", "b"]),
+    })
+    features = {"grade": "categorical", "colour": "categorical", "size": "numeric"}
+    from_arrow = analyze_chunk({c: table.column(c) for c in table.column_names}, features, "label")
+    assert from_arrow == analyze_chunk(table.to_pydict(), features, "label")
+    assert from_arrow["grade"] == {"counts": {"1": 2, "2": 1, "3": 1}, "missing": 1}
+    assert from_arrow["size"] == {"n": 2, "mean": 3.0, "m2": 4.5, "missing": 3, "min": 1.5, "max": 4.5}
