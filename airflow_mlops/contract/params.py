@@ -180,8 +180,32 @@ class EvaluateParams(EvaluateOptions, LabelParam, TaskParam):
 # -- register ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class RegisterParams(Record):
-    """Register takes no parameters: the model name and registry come from the spec's settings."""
+class TfliteExport(Record):
+    """YAML ``registry.tflite``: a TFLite (LiteRT) model for edge devices, stored with each version."""
+
+    enabled: bool = option(
+        False, "convert each model registered to TFLite and store it with the version (model/edge/model.tflite), "
+        "if it answers as the Keras model does on the test split")
+    max_difference: float = option(
+        1e-4, "largest difference allowed between the TFLite and the Keras model's outputs on any test row "
+        "(probabilities; regression: in the target's standard deviations)", ge=0)
+    min_agreement: float = option(
+        0.999, "share of test rows on which both must give the same class (regression: outputs within max_difference)",
+        ge=0, le=1)
+    builtin_ops_only: bool = option(
+        False, "refuse a model that needs TensorFlow ops on the device (the Flex delegate): TFLite built-in ops only")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterOptions(Record):
+    """What register does besides registering (YAML ``registry:``)."""
+
+    tflite: TfliteExport = option(doc="the model for edge devices", factory=TfliteExport)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterParams(RegisterOptions):
+    """The edge export; the model name and registry come from the spec's settings."""
 
 
 # -- infra_validate ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from airflow_mlops.contract.params import (
     IngestOptions,
     MonitorOptions,
     PositiveClassParam,
+    RegisterOptions,
     TaskParam,
     TrainOptions,
     ValidateOptions,
@@ -74,7 +75,7 @@ class TrainingSettings(TrainOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RegistrySettings(Record):
+class RegistrySettings(RegisterOptions):
     """YAML ``registry:``."""
 
     model_name: str | None = option(None, "registered model name (default: the pipeline's name)")

@@ -21,6 +21,8 @@ from airflow_mlops.contract.params import (
     InfraValidationOptions,
     IngestParams,
     MetricThreshold,
+    RegisterOptions,
+    RegisterParams,
     TrainOptions,
     TrainParams,
     TransformParams,
@@ -207,6 +209,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
         register = RegisterModelOperator(
             **step(config, "register"),
             model=train.artifact("model"),
+            component_params=RegisterParams(**options(config.registry, RegisterOptions)),
             blessing=evaluate.artifact("blessing"),
             lineage={
                 "evaluation": evaluate.artifact("evaluation"),

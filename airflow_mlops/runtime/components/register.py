@@ -13,19 +13,32 @@ changes the registry).
 Before a new version is created, the model is loaded by the prediction server's own loader
 (:func:`~airflow_mlops.runtime.serving.models.load_model_dir`) and answers rows of the test split
 as the server would: a model that cannot is a model error, and nothing is registered.
+
+With ``registry.tflite.enabled`` the model is also converted to TFLite (LiteRT) for edge devices
+and checked against the Keras model on the whole test split (:mod:`airflow_mlops.runtime.ml.edge`):
+within the bounds it is stored with the version (``model/edge/model.tflite`` and ``parity.json``);
+otherwise the version is registered without it. Either way the version's ``edge_tflite*`` tags
+say what happened and the parity figures.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import tempfile
 
 from airflow_mlops import __version__
 from airflow_mlops.artifacts import ArtifactStore
 from airflow_mlops.contract import ComponentError, ErrorKind
 from airflow_mlops.contract.components import REGISTER
+from airflow_mlops.contract.params import RegisterParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
 LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model")
 #: test-split rows the candidate answers, through the server's loader, before it is registered
 SERVING_CHECK_ROWS = 20
+#: test rows through the Keras and the TFLite model at a time, for the edge export's parity
+PARITY_BATCH_ROWS = 1024
 
 
 def check_answers_as_served(model_dir: str, examples, log) -> None:
@@ -56,6 +69,23 @@ def check_answers_as_served(model_dir: str, examples, log) -> None:
     log.info("the model loads as the server loads it and answered %d test rows", len(rows))
 
 
+def export_for_edge(model_dir: str, ctx: ExecutionContext, client, run_id: str) -> dict[str, str]:
+    """The TFLite model (``registry.tflite``) logged next to the model as ``model/edge/``, if it
+    converts and answers as the Keras model on the test split; the version's tags say how it went."""
+    from airflow_mlops.runtime.ml.edge import export_edge
+    from airflow_mlops.runtime.ml.examples import split_uri
+    from airflow_mlops.runtime.ml.split_stream import SplitStream
+
+    with open(os.path.join(model_dir, "transform.json")) as f:
+        transform = json.load(f)
+    test = SplitStream(split_uri(ctx.spec.inputs["examples"], "test"), transform, transform["label"]["name"])
+    with tempfile.TemporaryDirectory(prefix="mlops-edge-") as tmp:
+        result = export_edge(model_dir, tmp, test.batches(PARITY_BATCH_ROWS), ctx.params.tflite, ctx.log)
+        if result.exported:
+            client.log_artifacts(run_id, tmp, "model/edge")
+    return result.tags()
+
+
 def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
     inputs = ctx.spec.inputs
     tags = {f"{name}_uri": inputs[name].uri for name in LINEAGE_INPUTS if name in inputs}
@@ -82,6 +112,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     from airflow_mlops.runtime.ml.model_registry import CHALLENGER, CHAMPION, Registry, keep_first_registration
 
+    params: RegisterParams = ctx.params
     store = ArtifactStore()
     blessing = store.read_json(f"{ctx.spec.inputs['blessing'].uri}/blessing.json")
     if not blessing["blessed"]:
@@ -104,11 +135,15 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         ctx.log.info("this model (fingerprint %s) is already version %s of %s", model_ref.fingerprint, version.version, name)
         already = True
     else:
+        edge_tags: dict[str, str] = {}
         with store.local_dir(model_ref.uri) as local:
             check_answers_as_served(local, ctx.spec.inputs["examples"], ctx.log)
             run_id = registry.pipeline_run_id(client, ctx.spec.run, ctx.spec.invocation_uri)
             client.log_artifacts(run_id, local, "model")
-        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id, tags=lineage_tags(ctx))
+            if params.tflite.enabled:
+                edge_tags = export_for_edge(local, ctx, client, run_id)
+        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id,
+                                              tags={**lineage_tags(ctx), **edge_tags})
         first = keep_first_registration(client, name, model_ref.fingerprint, str(version.version))
         already = first != str(version.version)
         if already:  # a concurrent run registered the same model first; ours is gone
@@ -129,7 +164,8 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         outputs={
             "model_version": OutputArtifact(
                 f"models:/{name}/{version.version}",
-                {"name": name, "version": str(version.version), "already_registered": already, "model_uri": model_ref.uri},
+                {"name": name, "version": str(version.version), "already_registered": already, "model_uri": model_ref.uri,
+                 **({"edge_tflite": version.tags.get("edge_tflite", "")} if params.tflite.enabled else {})},
             )
         },
         metrics={"version": int(version.version), "already_registered": already},

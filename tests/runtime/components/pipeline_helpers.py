@@ -78,7 +78,7 @@ class Pipeline:
         params = {"label": LABEL, "slices": ["island", "sex"], "thresholds": {"accuracy": {"min": min_accuracy, "max_drop": 0.02}}}
         return self.run("evaluate", params, {"examples": examples, "model": model}, **kw)
 
-    def register(self, records: dict[str, ExecutionRecord], **kw) -> ExecutionRecord:
+    def register(self, records: dict[str, ExecutionRecord], params: dict | None = None, **kw) -> ExecutionRecord:
         inputs = {
             "model": records["train"].outputs["model"],
             "blessing": records["evaluate"].outputs["blessing"],
@@ -88,7 +88,7 @@ class Pipeline:
             "schema": records["validate"].outputs["schema"],
             "transform": records["transform"].outputs["transform"],
         }
-        return self.run("register", {}, inputs, **kw)
+        return self.run("register", params or {}, inputs, **kw)
 
     def infra_validate(self, model_version: ArtifactRef, examples: ArtifactRef, max_latency_ms: float = 1000, **kw) -> ExecutionRecord:
         params = {"features": FEATURES, "sample_rows": 10, "max_latency_ms": max_latency_ms}
