@@ -18,13 +18,15 @@ class ComponentInterface:
     :param inputs: input name -> artifact type.
     :param outputs: output name -> artifact type.
     :param cacheable: ``False`` for steps whose effect is outside the artifact store (the
-        registry, serving): they always run and are idempotent."""
+        registry, serving): they always run and are idempotent.
+    :param optional_inputs: inputs a pipeline may give or not (train's ``tuned_hyperparameters``)."""
 
     name: str
     params: type[Record]
     inputs: Mapping[str, str] = field(default_factory=dict)
     outputs: Mapping[str, str] = field(default_factory=dict)
     cacheable: bool = True
+    optional_inputs: Mapping[str, str] = field(default_factory=dict)
 
 
 INGEST = ComponentInterface("ingest", p.IngestParams, outputs={"examples": "Examples"})
@@ -35,8 +37,13 @@ VALIDATE = ComponentInterface(
 TRANSFORM = ComponentInterface(
     "transform", p.TransformParams, inputs={"examples": "Examples", "schema": "Schema"}, outputs={"transform": "Transform"}
 )
+TUNE = ComponentInterface(
+    "tune", p.TuneParams, inputs={"examples": "Examples", "transform": "Transform"},
+    outputs={"hyperparameters": "HyperParameters"},
+)
 TRAIN = ComponentInterface(
-    "train", p.TrainParams, inputs={"examples": "Examples", "transform": "Transform"}, outputs={"model": "Model"}
+    "train", p.TrainParams, inputs={"examples": "Examples", "transform": "Transform"}, outputs={"model": "Model"},
+    optional_inputs={"tuned_hyperparameters": "HyperParameters"},
 )
 EVALUATE = ComponentInterface(
     "evaluate", p.EvaluateParams, inputs={"examples": "Examples", "model": "Model"},
@@ -48,7 +55,7 @@ REGISTER = ComponentInterface(
         "model": "Model", "blessing": "ModelBlessing", "evaluation": "ModelEvaluation", "examples": "Examples",
         "statistics": "ExampleStatistics", "schema": "Schema", "transform": "Transform",
     },
-    outputs={"model_version": "ModelVersion"}, cacheable=False,
+    outputs={"model_version": "ModelVersion"}, cacheable=False, optional_inputs={"tuned_hyperparameters": "HyperParameters"},
 )
 INFRA_VALIDATE = ComponentInterface(
     "infra_validate", p.InfraValidateParams, inputs={"model_version": "ModelVersion", "examples": "Examples"},
@@ -66,5 +73,5 @@ MONITOR = ComponentInterface("monitor", p.MonitorParams, outputs={"monitoring": 
 
 BUILT_IN: dict[str, ComponentInterface] = {
     c.name: c
-    for c in (INGEST, VALIDATE, TRANSFORM, TRAIN, EVALUATE, REGISTER, INFRA_VALIDATE, DEPLOY, ROLLBACK, CANARY_ANALYSIS, MONITOR)
+    for c in (INGEST, VALIDATE, TRANSFORM, TUNE, TRAIN, EVALUATE, REGISTER, INFRA_VALIDATE, DEPLOY, ROLLBACK, CANARY_ANALYSIS, MONITOR)
 }

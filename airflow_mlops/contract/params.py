@@ -145,6 +145,62 @@ class TrainParams(TrainOptions, LabelParam, TaskParam):
         None, "the text of a module file (it travels in the spec, so a remote job has it; and an edit retrains)")
 
 
+# -- tune ----------------------------------------------------------------------------------------
+
+SAMPLINGS = ("linear", "log")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchDimension(Record):
+    """One searched value (YAML ``training.tuning.search_space.<name>``): ``values`` or a range."""
+
+    values: tuple[Any, ...] | None = option(
+        None, "the values to choose from: numbers, text, or lists (hidden_units: [[16, 8], [32, 16]])")
+    min: int | float | None = option(None, "a range's lowest value (integers when min and max are)")
+    max: int | float | None = option(None, "a range's highest value")
+    step: int | float | None = option(None, "a range's step (default: any value; integers: 1)", gt=0)
+    sampling: str = option("linear", "linear, or log for a range over orders of magnitude (learning_rate)", choices=SAMPLINGS)
+
+
+def _search_space_problems(space: dict[str, SearchDimension]) -> list[str]:
+    problems = []
+    for name, d in space.items():
+        if d.values is not None:
+            if not d.values:
+                problems.append(f"{name}.values: must name at least one value")
+            elif d.min is not None or d.max is not None:
+                problems.append(f"{name}: give values or min and max, not both")
+        elif d.min is None or d.max is None:
+            problems.append(f"{name}: give values, or min and max")
+        elif d.min >= d.max:
+            problems.append(f"{name}: min must be less than max (got {d.min} and {d.max})")
+        elif d.sampling == "log" and d.min <= 0:
+            problems.append(f"{name}: sampling log needs min above 0 (got {d.min})")
+    return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuningOptions(Record):
+    """YAML ``training.tuning``: a hyper-parameter search before train."""
+
+    enabled: bool = option(False, "run the tune step before train; train then uses the best values it found")
+    search_space: dict[str, SearchDimension] = option(
+        doc="what to search, by name: learning_rate, hidden_units, batch_size, epochs, or any name your module reads "
+        "from context.hyperparameters", factory=dict, check=_search_space_problems)
+    algorithm: str = option("bayesian", "bayesian (Gaussian-process Bayesian optimisation) or random", choices=("bayesian", "random"))
+    max_trials: int = option(10, "configurations tried", gt=0)
+    trial_epochs: int | None = option(None, "epochs per trial (default: training.epochs)", gt=0)
+    early_stopping_patience: int = option(5, "a trial stops after this many epochs without a better objective; 0: never", ge=0)
+    objective: str | None = option(
+        None, "the eval-split metric to optimise (default val_loss; e.g. val_accuracy); minimised when its name ends "
+        "in loss, mae, rmse or error, maximised otherwise")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneParams(TuningOptions, TrainParams):
+    """The search, and train's parameters: the defaults of every value not searched."""
+
+
 # -- evaluate ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,6 +25,7 @@ from airflow_mlops.contract.params import (
     RegisterOptions,
     TaskParam,
     TrainOptions,
+    TuningOptions,
     ValidateOptions,
 )
 from airflow_mlops.contract.tasks import DEFAULT_BACKTEST, DEFAULT_THRESHOLDS
@@ -72,6 +73,7 @@ class TrainingSettings(TrainOptions):
     """YAML ``training:``: the model's hyper-parameters and the GPUs a training job takes."""
 
     gpus: int = option(0, "GPUs per training job; the train task takes as many slots of the gpu pool", ge=0)
+    tuning: TuningOptions = option(doc="a hyper-parameter search before train", factory=TuningOptions)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ LAUNCHERS = ("local", "kubernetes", "vertex")
 REMOTE_LAUNCHERS = ("kubernetes", "vertex")
 #: the component tasks of the training, monitoring and deployment DAGs, by task id
 STEPS = (
-    "ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate", "deploy",
+    "ingest", "validate", "transform", "tune", "train", "evaluate", "register", "infra_validate", "deploy",
     "monitor", "ingest_batch", "canary_analysis", "rollback",
 )
 #: GPU label of a GKE node pool (``cloud.google.com/gke-accelerator``), e.g. ``nvidia-tesla-t4``

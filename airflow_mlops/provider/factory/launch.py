@@ -15,7 +15,7 @@ from airflow_mlops.contract.config.loader import PipelineConfigError
 from airflow_mlops.contract.config.runtime import StepLaunch, runtime_problems
 
 #: the steps whose components read or write the model registry
-REGISTRY_STEPS = ("validate", "evaluate", "register", "infra_validate", "deploy", "monitor", "canary_analysis", "rollback")
+REGISTRY_STEPS = ("validate", "tune", "evaluate", "register", "infra_validate", "deploy", "monitor", "canary_analysis", "rollback")
 
 
 def machine_setting(env: str, option: str, fallback: str) -> str:
@@ -45,7 +45,7 @@ def check_runtime(config: PipelineConfig) -> None:
         artifact_root=resolve_artifact_root(config),
         tracking_uri=None if config.registry.mlflow_conn_id else resolve_tracking_uri(config),
         registry_steps=REGISTRY_STEPS,
-        gpus={"train": config.training.gpus},
+        gpus={"train": config.training.gpus, "tune": config.training.gpus},
         step_inputs=step_inputs(config),
     )
     if problems:

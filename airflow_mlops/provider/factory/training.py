@@ -26,6 +26,8 @@ from airflow_mlops.contract.params import (
     TrainOptions,
     TrainParams,
     TransformParams,
+    TuneParams,
+    TuningOptions,
     ValidateOptions,
     ValidateParams,
 )
@@ -45,6 +47,7 @@ from airflow_mlops.provider.operators import (
     RegisterModelOperator,
     TrainModelOperator,
     TransformOperator,
+    TuneHyperparametersOperator,
     ValidateDataOperator,
 )
 
@@ -134,6 +137,13 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 title="Use the cache",
                 description="Reuse the outputs of steps whose inputs, parameters and code are unchanged.",
             ),
+            **({"tune": Param(
+                True,
+                type="boolean",
+                title="Tune hyper-parameters",
+                description="Search hyper-parameters before training (a cache hit when nothing changed); off: train "
+                "with the last tuning result found, whatever data it was found on.",
+            )} if training.tuning.enabled else {}),
         },
         doc_md=_doc(config, artifact_root, registry["tracking_uri"]),
     ) as dag:
@@ -177,10 +187,28 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
             doc_md="Vocabularies and mean/variance over the training split (full pass on Beam).",
             **common,
         )
+        tune = None
+        if training.tuning.enabled:
+            tune = TuneHyperparametersOperator(
+                **step(config, "tune", gpus=training.gpus),
+                examples=ingest.artifact("examples"),
+                transform=transform.artifact("transform"),
+                component_params=TuneParams(
+                    **options(training, TrainOptions), **options(training.tuning, TuningOptions), label=config.label,
+                    task=config.task, module_source=config.training_module_source(),
+                ),
+                search="{{ params.tune }}",
+                pool=GPU_POOL,
+                pool_slots=max(1, training.gpus),
+                doc_md="Hyper-parameter search (Keras Tuner) over `training.tuning.search_space`; train uses the best "
+                "values. Every trial is a child run in MLflow. Runs in the `gpu` pool.",
+                **common,
+            )
         train = TrainModelOperator(
             **step(config, "train", gpus=training.gpus),
             examples=ingest.artifact("examples"),
             transform=transform.artifact("transform"),
+            tuned_hyperparameters=tune.artifact("hyperparameters") if tune is not None else None,
             component_params=TrainParams(
                 **options(training, TrainOptions), label=config.label, task=config.task,
                 module_source=config.training_module_source(),
@@ -217,6 +245,7 @@ def training_dag(config: PipelineConfig | str | Path) -> DAG:
                 "statistics": validate.artifact("statistics"),
                 "schema": validate.artifact("schema"),
                 "transform": transform.artifact("transform"),
+                **({"tuned_hyperparameters": tune.artifact("hyperparameters")} if tune is not None else {}),
             },
             doc_md="A blessed model becomes a registry version with lineage tags and alias `challenger`; "
             "not blessed: skipped, with the reasons.",

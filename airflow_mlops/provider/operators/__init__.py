@@ -13,7 +13,7 @@ from airflow_mlops.provider.operators.evaluation import EvaluateModelOperator
 from airflow_mlops.provider.operators.ingest import IngestDataOperator
 from airflow_mlops.provider.operators.monitoring import MonitorOperator
 from airflow_mlops.provider.operators.register import RegisterModelOperator
-from airflow_mlops.provider.operators.training import TrainModelOperator
+from airflow_mlops.provider.operators.training import TrainModelOperator, TuneHyperparametersOperator
 from airflow_mlops.provider.operators.transform import TransformOperator
 from airflow_mlops.provider.operators.validation import ValidateDataOperator
 
@@ -30,5 +30,6 @@ __all__ = [
     "RollbackModelOperator",
     "TrainModelOperator",
     "TransformOperator",
+    "TuneHyperparametersOperator",
     "ValidateDataOperator",
 ]

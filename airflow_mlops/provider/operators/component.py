@@ -154,8 +154,10 @@ class ComponentOperator(BaseOperator):
             for name in [k for k in kwargs if k in fields]:
                 value = kwargs.pop(name)
                 params[name] = value.to_dict() if isinstance(value, Record) else value
-            for name in [k for k in kwargs if k in self.interface.inputs]:
-                inputs[name] = kwargs.pop(name)
+            for name in [k for k in kwargs if k in self.interface.inputs or k in self.interface.optional_inputs]:
+                value = kwargs.pop(name)
+                if value is not None:
+                    inputs[name] = value
             component = component or self.interface.name
         if not component:
             raise ValueError("component is required for an operator without an interface")

@@ -83,6 +83,8 @@ class Component:
     external_fingerprint: Callable[[ComponentSpec], str] | None = None
     cacheable: bool = True
     params: type[Record] | None = None
+    #: inputs that may be given or not (checked when given)
+    optional_inputs: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def implementing(
@@ -101,6 +103,7 @@ class Component:
             external_fingerprint=external_fingerprint,
             cacheable=interface.cacheable,
             params=interface.params,
+            optional_inputs=interface.optional_inputs,
         )
 
     @property

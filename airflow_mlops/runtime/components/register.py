@@ -34,7 +34,7 @@ from airflow_mlops.contract.components import REGISTER
 from airflow_mlops.contract.params import RegisterParams
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 
-LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model")
+LINEAGE_INPUTS = ("examples", "statistics", "schema", "transform", "evaluation", "model", "tuned_hyperparameters")
 #: test-split rows the candidate answers, through the server's loader, before it is registered
 SERVING_CHECK_ROWS = 20
 #: test rows through the Keras and the TFLite model at a time, for the edge export's parity
@@ -104,6 +104,8 @@ def lineage_tags(ctx: ExecutionContext) -> dict[str, str]:
                  if name not in ("report", "task") and isinstance(value, (int, float)) and not isinstance(value, bool)})
     if "task" in evaluation:
         tags["task"] = str(evaluation["task"])
+    if "tuned_hyperparameters" in inputs:  # the tune step's best values, which train used
+        tags["tuned_hyperparameters"] = json.dumps(inputs["tuned_hyperparameters"].properties.get("values"), sort_keys=True)
     return tags
 
 

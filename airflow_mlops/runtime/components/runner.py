@@ -37,8 +37,10 @@ def _now() -> str:
 
 
 def check_inputs(component: Component, spec: ComponentSpec, store: ArtifactStore) -> None:
-    """Every declared input is present, of the right type, and backed by a succeeded execution."""
-    for name, expected_type in component.inputs.items():
+    """Every declared input (and every optional one given) is present, of the right type, and
+    backed by a succeeded execution."""
+    given = {name: kind for name, kind in component.optional_inputs.items() if name in spec.inputs}
+    for name, expected_type in {**component.inputs, **given}.items():
         ref = spec.inputs.get(name)
         if ref is None:
             raise ComponentError(ErrorKind.CONFIG, f"{component.name}: missing input {name!r} ({expected_type})")

@@ -356,7 +356,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
 
     from airflow_mlops.runtime.ml import training_module
 
-    params: TrainParams = ctx.params
+    params = tuned(ctx)
     transform = ArtifactStore().read_json(f"{ctx.spec.inputs['transform'].uri}/transform.json")
     if transform["label"].get("task", "classification") != params.task:
         raise ComponentError(ErrorKind.CONFIG, f"train: the transform was made for task {transform['label'].get('task')}, "
@@ -377,6 +377,20 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     return model_result(ctx, history, transform, mlflow_run.run_id, resumed, context.gpus, module.name)
 
 
+def tuned(ctx: ExecutionContext) -> TrainParams:
+    """Train's parameters, with the tune step's best values when it ran (input
+    ``tuned_hyperparameters``): they win over the YAML's and the trigger form's."""
+    params: TrainParams = ctx.params
+    ref = ctx.spec.inputs.get("tuned_hyperparameters")
+    if ref is None:
+        return params
+    from airflow_mlops.runtime.ml.search_space import apply
+
+    values = ArtifactStore().read_json(f"{ref.uri}/best.json")["values"]
+    ctx.log.info("hyper-parameters from the tune step: %s", ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+    return TrainParams.from_dict(apply(values, params.to_dict()))
+
+
 def model_result(
     ctx: ExecutionContext, history: dict[str, list[float]], transform: dict[str, Any], run_id: str, resumed: int | None, gpus: int,
     module: str,
@@ -388,7 +402,9 @@ def model_result(
     label = transform["label"]
     properties = {"format": "keras", "task": label.get("task", "classification"), "module": module,
                   **({"classes": label["classes"]} if "classes" in label else {}),
-                  "features": list(transform["features"]), "mlflow_run_id": run_id}
+                  "features": list(transform["features"]), "mlflow_run_id": run_id,
+                  **({"tuned": ctx.spec.inputs["tuned_hyperparameters"].properties.get("values")}
+                     if "tuned_hyperparameters" in ctx.spec.inputs else {})}
     return ComponentResult(outputs={"model": OutputArtifact(ctx.output_uri("model"), properties)}, metrics=metrics)
 
 

@@ -62,3 +62,49 @@ def test_a_wrong_value_fails_when_the_dag_file_loads(tmp_path):
 
     with pytest.raises(PipelineConfigError, match=r"training.epochs: must be greater than 0 \(got 0\)"):
         training_dag(config(tmp_path, "training: {epochs: 0}\n"))
+
+
+TUNING = """
+    training:
+      epochs: 12
+      tuning:
+        enabled: true
+        max_trials: 4
+        objective: val_accuracy
+        search_space:
+          learning_rate: {min: 0.001, max: 0.1, sampling: log}
+          hidden_units: {values: [[16, 8], [32, 16]]}
+          dropout: {values: [0.0, 0.2]}
+"""
+
+
+def test_tuning_adds_a_tune_step_whose_result_feeds_train_and_the_lineage(tmp_path):
+    from airflow_mlops.contract.params import TuneParams
+
+    dag = training_dag(config(tmp_path, TUNING))
+    tune, train, register = dag.get_task("tune"), dag.get_task("train"), dag.get_task("register")
+    assert tune.upstream_task_ids == {"ingest", "transform"} and "tune" in train.upstream_task_ids
+    assert train.inputs["tuned_hyperparameters"].task_id == "tune" and register.inputs["tuned_hyperparameters"].task_id == "tune"
+    params = TuneParams.from_dict(tune.component_params)
+    assert (params.max_trials, params.epochs, params.objective, params.label) == (4, 12, "val_accuracy", "y")
+    assert params.search_space["hidden_units"].values == ([16, 8], [32, 16])
+    assert params.search_space["learning_rate"].sampling == "log"
+    assert (tune.pool, tune.search) == ("gpu", "{{ params.tune }}") and dag.params["tune"] is True
+
+
+def test_without_tuning_there_is_no_tune_step_and_no_switch(tmp_path):
+    dag = training_dag(config(tmp_path))
+    assert "tune" not in dag.task_ids and "tuned_hyperparameters" not in dag.get_task("train").inputs
+    assert "tune" not in dag.params
+
+
+@pytest.mark.parametrize("space, problem", [
+    ("{learning_rate: {min: 0.1, max: 0.01}}", "training.tuning.search_space.learning_rate: min must be less than max"),
+    ("{learning_rate: {min: 0, max: 0.1, sampling: log}}", "sampling log needs min above 0"),
+    ("{units: {values: [8, 16], min: 1, max: 2}}", "units: give values or min and max, not both"),
+    ("{units: {}}", "units: give values, or min and max"),
+    ("{units: {values: [8], sampling: cubic}}", "training.tuning.search_space.units.sampling: must be one of"),
+])
+def test_a_wrong_search_space_fails_when_the_dag_file_loads_naming_the_field(tmp_path, space, problem):
+    with pytest.raises(Exception, match=problem.replace("(", r"\(").replace("[", r"\[")):
+        training_dag(config(tmp_path, f"training: {{tuning: {{enabled: true, search_space: {space}}}}}\n"))
