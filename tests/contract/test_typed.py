@@ -98,7 +98,9 @@ SAME_NAME_OTHER_MEANING = {"min_accuracy", "max_accuracy_drop", "poll_seconds", 
                            # training data vs served traffic; validation's drift vs a canary's
                            "must_not_drift", "on_drift",
                            # a deployment target's settings vs the launcher's; a pod's vs a Vertex AI job's
-                           "vertex", "accelerator", "service_account"}
+                           "vertex", "accelerator", "service_account",
+                           # a metric's bounds vs a search range's; the edge export's switch vs tuning's
+                           "min", "max", "enabled"}
 # Records of overrides: every field is another record's, defaulting to None (inherit it).
 OVERRIDES = {runtime.StepSettings}
 
@@ -130,7 +132,7 @@ def test_every_field_has_a_one_line_doc():
 
 
 def test_every_built_in_component_has_a_typed_interface():
-    assert set(BUILT_IN) == {"ingest", "validate", "transform", "train", "evaluate", "register", "infra_validate",
+    assert set(BUILT_IN) == {"ingest", "validate", "transform", "tune", "train", "evaluate", "register", "infra_validate",
                              "deploy", "rollback", "canary_analysis", "monitor"}
     for interface in BUILT_IN.values():
         assert issubclass(interface.params, Record)

@@ -72,7 +72,7 @@ def test_invalid_runtime_fields_are_reported_with_their_paths(tmp_path):
 def test_unknown_steps_are_named(tmp_path):
     with pytest.raises(PipelineConfigError) as err:
         _load(tmp_path, "runtime: {steps: {trian: {launcher: vertex}}}\n")
-    assert "runtime.steps.trian: not a step (steps: ingest, validate, transform, train," in str(err.value)
+    assert "runtime.steps.trian: not a step (steps: ingest, validate, transform, tune, train," in str(err.value)
 
 
 def _problems(runtime: dict, *, image="img", root="gs://b/a", tracking="http://mlflow:5000", gpus=0) -> list[str]:

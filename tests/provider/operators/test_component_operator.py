@@ -214,7 +214,8 @@ def test_register_runs_when_blessed_with_the_registry_settings(stand_in, artifac
     (spec_file,) = [f for f in ArtifactStore().list_files(artifact_root) if f.endswith("spec.json")]
     spec = ComponentSpec.from_json(ArtifactStore().read_text(spec_file))
     assert spec.settings["registry"] == {"tracking_uri": "sqlite:///x.db", "model_name": "penguin"}
-    assert spec.params == {}  # registry settings are not part of the fingerprint
+    # registry settings are not part of the parameters (nor the fingerprint): only register's own options
+    assert set(spec.params) == {"tflite"} and spec.params["tflite"]["enabled"] is False
 
 
 @pytest.mark.parametrize(
