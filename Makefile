@@ -103,7 +103,12 @@ CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ig
 # the slowest tests are listed after each suite (where the 30-minute budget goes)
 PYTEST_ARGS ?= --durations=12
 
-test: setup test-runtime test-control test-control-min lint
+# The runtime suite and the lowest-Airflow control suite run side by side (different environments,
+# mostly one core each, and much of both is waiting on servers and subprocesses); each one's output
+# is shown whole when it ends. Then the control suite and lint.
+test: setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-runtime test-control-min
+	$(MAKE) --no-print-directory test-control lint
 
 # ruff (rules in pyproject.toml) on the whole tree, mypy on the contract, the artifact store and the
 # control plane ([tool.mypy] files); both from the control plane's env.
