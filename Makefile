@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest benchmark-large-data image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest benchmark-large-data benchmark-batch-prediction image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
@@ -206,6 +206,10 @@ benchmark-ingest: setup
 # ingest, validate, transform and train (streamed) on 100k, 1M and 10M rows: rows/s and peak memory (about 10 minutes).
 benchmark-large-data: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/large_data.py
+
+# check_batch and predict_batch on 1M rows against the champion's inference alone (about 3 minutes).
+benchmark-batch-prediction: setup
+	$(RUNTIME_VENV)/bin/python benchmarks/batch_prediction.py
 
 # The runtime image without a Docker daemon or registry (not part of `make test`; needs root):
 # buildah on a Debian 12 root filesystem made by debootstrap, then the component CLI run inside it

@@ -42,6 +42,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.provider.operators.register",
                     "airflow_mlops.provider.operators.deployment",
                     "airflow_mlops.provider.operators.monitoring",
+                    "airflow_mlops.provider.operators.batch_prediction",
                 ],
             }
         ],

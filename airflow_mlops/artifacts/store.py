@@ -84,6 +84,11 @@ class ArtifactStore:
     def write_json(self, uri: str, data: Any) -> None:
         self.write_text(uri, json.dumps(data, indent=2, sort_keys=True, default=str))
 
+    def move(self, src: str, dst: str) -> None:
+        """Rename a file (local: atomic; an object store: a copy made by the server, then a delete)."""
+        fs, path = self._fs(src)
+        fs.mv(path, self._fs(dst)[1])
+
     def remove(self, uri: str) -> None:
         """Remove a file or a directory tree; a missing one is not an error."""
         fs, path = self._fs(uri)

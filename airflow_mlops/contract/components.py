@@ -69,9 +69,17 @@ ROLLBACK = ComponentInterface("rollback", p.RollbackParams, outputs={"deployment
 CANARY_ANALYSIS = ComponentInterface(
     "canary_analysis", p.CanaryAnalysisParams, outputs={"canary_report": "CanaryReport"}, cacheable=False
 )
+CHECK_BATCH = ComponentInterface(
+    "check_batch", p.BatchCheckParams,
+    outputs={"batch": "BatchExamples", "statistics": "ExampleStatistics", "anomalies": "ExampleAnomalies"},
+)
+PREDICT_BATCH = ComponentInterface(
+    "predict_batch", p.BatchPredictParams, inputs={"batch": "BatchExamples"}, outputs={"predictions": "BatchPredictions"},
+)
 MONITOR = ComponentInterface("monitor", p.MonitorParams, outputs={"monitoring": "MonitoringReport"}, cacheable=False)
 
 BUILT_IN: dict[str, ComponentInterface] = {
     c.name: c
-    for c in (INGEST, VALIDATE, TRANSFORM, TUNE, TRAIN, EVALUATE, REGISTER, INFRA_VALIDATE, DEPLOY, ROLLBACK, CANARY_ANALYSIS, MONITOR)
+    for c in (INGEST, VALIDATE, TRANSFORM, TUNE, TRAIN, EVALUATE, REGISTER, INFRA_VALIDATE, DEPLOY, ROLLBACK, CANARY_ANALYSIS, CHECK_BATCH,
+              PREDICT_BATCH, MONITOR)
 }

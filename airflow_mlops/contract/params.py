@@ -55,16 +55,20 @@ class FeaturesParam(Record):
     features: dict[str, str] = option(doc="feature name -> numeric | categorical", check=_feature_types)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FormatParam(Record):
+    format: str = option("auto", "csv, parquet or auto (by the file extension)", choices=FORMATS)
+
+
 # -- ingest --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
-class IngestOptions(LabelParam):
+class IngestOptions(FormatParam, LabelParam):
     """What the data is and how it is split (YAML ``data:``)."""
 
     source: str | tuple[str, ...] = option(
         doc="where the data is: a path, gs:// URI, package:// resource, python://module:function?k=v or a list",
         check=_some_location)
-    format: str = option("auto", "csv, parquet or auto (by the file extension)", choices=FORMATS)
     split: dict[str, Any] = option(
         doc="split ratios, adding up to 1", factory=lambda: {"train": 0.7, "eval": 0.15, "test": 0.15},
         check=split_ratio_problems,
@@ -338,6 +342,45 @@ class CanaryAnalysisParams(CanaryThresholds, TaskParam):
     version: str | None = option(None, "with answer: the canary version the answer is about")
     answered_by: str | None = option(None, "with answer: the Airflow user who answered (none: the approval timed out)")
     comment: str | None = option(None, "with answer: the comment given with it")
+
+
+# -- batch prediction ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class BatchInputOptions(FormatParam):
+    """What a batch prediction reads and how it is checked (YAML ``batch_prediction:``)."""
+
+    source: str | None = option(
+        None, "the rows to predict: a file, directory or gs:// prefix, or a glob, of CSV or Parquet; templated, e.g. "
+        "gs://bucket/penguin/to_score/{{ ds }}/ (default .mlops/batch/<pipeline>/{{ ds }})")
+    keep_columns: tuple[str, ...] = option(
+        (), "input columns copied to every output row as they are (an id to join the predictions back)")
+    request_id_column: str | None = option(
+        None, "a column whose value is each row's request_id in the prediction log, so labels that arrive later "
+        "(feedback) join it (default: <run>-<row number>)")
+    skew: DriftThresholds = option(
+        doc="skew of the batch against the champion's training data (the thresholds of validation.drift; on_drift: "
+        "fail stops the batch on any skew)", factory=DriftThresholds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchCheckParams(BatchInputOptions, FeaturesParam, LabelParam):
+    """The input and the features the champion needs; the label is not needed (dropped if present)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchPredictOptions(Record):
+    batch_size: int = option(8192, "rows per model call (memory is bounded by this, not by the input's size)", gt=0)
+    log_predictions: bool = option(
+        True, "also append every prediction to the prediction log (model_role batch), so monitoring sees them")
+    destination: str | None = option(
+        None, "also copy predictions.parquet there (a path or gs:// prefix, templated, e.g. "
+        "gs://bucket/penguin/scored/{{ ds }}/), with a _SUCCESS marker written last")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchPredictParams(BatchPredictOptions, TaskParam):
+    """What to do with the answers; the rows and the model version come from the checked batch."""
 
 
 # -- monitor -------------------------------------------------------------------------------------

@@ -21,6 +21,35 @@ def retrain_asset(pipeline: str) -> Asset:
     return Asset(name=f"{pipeline}_retrain", uri=f"mlops://{pipeline}/retrain")
 
 
+def batch_input_asset(pipeline: str) -> Asset:
+    """Starts ``<pipeline>_batch_prediction``; an event's extra ``source`` names the rows to predict."""
+    return Asset(name=f"{pipeline}_batch_input", uri=f"mlops://{pipeline}/batch_input")
+
+
+def batch_predictions_asset(pipeline: str) -> Asset:
+    """Updated by ``<pipeline>_batch_prediction`` when a batch has been predicted."""
+    return Asset(name=f"{pipeline}_batch_predictions", uri=f"mlops://{pipeline}/batch_predictions")
+
+
+def batch_source(context: Mapping[str, Any], default: str) -> str:
+    """What a batch-prediction run predicts: the trigger form's ``source``, else the ``source`` of
+    the newest triggering Asset event that has one, else ``default`` rendered as a template
+    (``{{ ds }}``: the run's date; a manual run's, which has none, the day it was triggered)."""
+    given = str((context.get("params") or {}).get("source") or "").strip()
+    if given:
+        return given
+    events = context.get("triggering_asset_events") or {}
+    for event in sorted((e for items in events.values() for e in items), key=lambda e: e.timestamp, reverse=True):
+        named = str((event.extra or {}).get("source") or "").strip()
+        if named:
+            return named
+    if context.get("ds") is None and context.get("dag_run") is not None:
+        # a manual run has no logical date, so no ds: the day it was triggered, as a scheduled run's would be
+        day = context["dag_run"].run_after
+        context = {**context, "ds": day.strftime("%Y-%m-%d"), "ds_nodash": day.strftime("%Y%m%d")}
+    return context["task"].render_template(default, context)
+
+
 def run_reason(pipeline: str, run_type: str, events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     """Why a training run started: ``schedule``, ``manual``, ``backfill``, ``new data``,
     ``drift``, ``degradation`` (or both), from the run type and the triggering asset events

@@ -48,7 +48,7 @@ GKE_POD = CONSOLE + "/kubernetes/pod/{location}/{cluster}/{namespace}/{pod}/deta
 #: a kubeconfig context as ``gcloud container clusters get-credentials`` names it
 GKE_CONTEXT = re.compile(r"^gke_(?P<project>[^_]+)_(?P<location>[^_]+)_(?P<cluster>.+)$")
 #: the components that write an HTML report (what the MLOps view lists as reports)
-REPORTING_COMPONENTS = ("validate", "evaluate", "infra_validate", "canary_analysis", "monitor")
+REPORTING_COMPONENTS = ("validate", "evaluate", "infra_validate", "canary_analysis", "monitor", "check_batch")
 #: the outputs whose report is the step's (validate's anomalies before its statistics)
 REPORT_OUTPUTS = ("anomalies", "evaluation", "monitoring", "canary_report", "infra_blessing")
 

@@ -100,7 +100,9 @@ SAME_NAME_OTHER_MEANING = {"min_accuracy", "max_accuracy_drop", "poll_seconds", 
                            # a deployment target's settings vs the launcher's; a pod's vs a Vertex AI job's
                            "vertex", "accelerator", "service_account",
                            # a metric's bounds vs a search range's; the edge export's switch vs tuning's
-                           "min", "max", "enabled"}
+                           "min", "max", "enabled",
+                           # training data vs rows to predict; rows per gradient step vs per model call
+                           "source", "batch_size"}
 # Records of overrides: every field is another record's, defaulting to None (inherit it).
 OVERRIDES = {runtime.StepSettings}
 
@@ -133,7 +135,7 @@ def test_every_field_has_a_one_line_doc():
 
 def test_every_built_in_component_has_a_typed_interface():
     assert set(BUILT_IN) == {"ingest", "validate", "transform", "tune", "train", "evaluate", "register", "infra_validate",
-                             "deploy", "rollback", "canary_analysis", "monitor"}
+                             "deploy", "rollback", "canary_analysis", "monitor", "check_batch", "predict_batch"}
     for interface in BUILT_IN.values():
         assert issubclass(interface.params, Record)
         assert interface.outputs

@@ -367,3 +367,57 @@ def test_rollback_with_a_single_champion_fails_clearly_and_changes_nothing(airfl
     assert "rollback failed (config error): rollback: nothing to roll back to: version 1 is the only champion" in log, log[-6000:]
     assert "state=failed" in log and "up_for_retry" not in log.lower()
     assert registry_champion(airflow_env["MLOPS_TRACKING_URI"]) == "1"
+
+
+def _penguins_to_score(path: Path, corrupt: bool = False) -> int:
+    """The penguins without their species and with an id, as rows to predict arrive; ``corrupt``:
+    every fourth body mass negative (impossible values)."""
+    source = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
+    with source.open() as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):
+        del row["species"]
+        row["penguin_id"] = f"p{i:03d}"
+        if corrupt and i % 4 == 0 and row["body_mass_g"] != "NA":
+            row["body_mass_g"] = str(-float(row["body_mass_g"]))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def _batch_log_lines(env: dict) -> list[dict]:
+    root = Path(env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://")) / "penguin" / "predictions"
+    return [json.loads(line) for p in root.glob("date=*/hour=*/part-*-batch-*.jsonl") for line in p.read_text().splitlines()]
+
+
+def test_batch_prediction_of_a_file_by_the_champion(airflow_env, two_training_runs, tmp_path):
+    """penguin_batch_prediction on a file named in the trigger form: checked against champion
+    version 1, predicted, and every row appended to the prediction log with its id."""
+    rows = _penguins_to_score(tmp_path / "to_score.csv")
+    conf = {"source": str(tmp_path / "to_score.csv")}
+    result = _dags_test(airflow_env, "penguin_batch_prediction", "2026-01-20", "-c", json.dumps(conf))
+    log = result.stdout + result.stderr
+    assert "state=success" in log, log[-6000:]
+    assert "checking against champion version 1" in log and f"predicted {rows} rows" in log
+    root = Path(airflow_env["MLOPS_ARTIFACT_ROOT"].removeprefix("file://"))
+    (record,) = [json.loads(p.read_text()) for p in root.glob("penguin/predict_batch/*/execution.json")]
+    predictions = record["outputs"]["predictions"]["properties"]
+    assert (predictions["rows"], predictions["model_version"]) == (rows, "1")
+    assert sum(predictions["classes"].values()) == rows and set(predictions["classes"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    logged = _batch_log_lines(airflow_env)
+    assert len(logged) == rows and {r["model_role"] for r in logged} == {"batch"} and {r["model_version"] for r in logged} == {"1"}
+    assert len({r["request_id"] for r in logged}) == rows and all(set(r["features"]) >= {"island", "body_mass_g"} for r in logged)
+
+
+def test_a_batch_with_impossible_values_fails_before_anything_is_predicted(airflow_env, two_training_runs, tmp_path):
+    _penguins_to_score(tmp_path / "bad.csv", corrupt=True)
+    before = len(_batch_log_lines(airflow_env))
+    result = _dags_test(airflow_env, "penguin_batch_prediction", "2026-01-21", "-c", json.dumps({"source": str(tmp_path / "bad.csv")}))
+    log = result.stdout + result.stderr
+    assert "check_batch failed (data error): the batch does not fit the champion's schema: 1 anomaly:" in log, log[-6000:]
+    assert "column 'body_mass_g' (batch): Out-of-range values - 86 rows outside the schema's range" in log
+    assert "state=failed" in log and "up_for_retry" not in log.lower()
+    assert "[predict_batch]" not in log
+    assert len(_batch_log_lines(airflow_env)) == before

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from airflow_mlops.contract.config.model import (
     DEFAULT_START_DATE,
     REMOTE_REQUIRED,
+    BatchPredictionSettings,
     DeploymentSettings,
     FeatureSpec,
     MonitoringSettings,
@@ -173,6 +174,7 @@ def parse_pipeline_config(data: Any, config_path: Path, project_root: Path) -> P
         registry=_section(RegistrySettings, data, "registry", problems),
         deployment=_section(DeploymentSettings, data, "deployment", problems),
         monitoring=_section(MonitoringSettings, data, "monitoring", problems),
+        batch_prediction=_section(BatchPredictionSettings, data, "batch_prediction", problems),
     )
     if data_section is not None:
         _cross_checks(config, problems)

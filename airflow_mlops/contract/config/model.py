@@ -15,6 +15,8 @@ from typing import Any
 
 from airflow_mlops.contract.config.runtime import RuntimeSettings
 from airflow_mlops.contract.params import (
+    BatchInputOptions,
+    BatchPredictOptions,
     CanaryRollout,
     CanaryThresholds,
     EvaluateOptions,
@@ -145,12 +147,21 @@ class MonitoringSettings(MonitorOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BatchPredictionSettings(BatchInputOptions, BatchPredictOptions):
+    """YAML ``batch_prediction:``: the ``<pipeline>_batch_prediction`` DAG, which runs by hand, on
+    its input Asset (``mlops://<pipeline>/batch_input``; an event's extra ``source`` says what to
+    predict) and on ``schedule``."""
+
+    schedule: str | None = option(None, "cron or preset of <pipeline>_batch_prediction, besides its input Asset")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PipelineSettings(PositiveClassParam, TaskParam):
     """The top level of the YAML besides its sections."""
 
     extra_keys = frozenset({
         "pipeline", "start_date", "data", "features", "runtime", "validation", "training", "evaluation", "registry",
-        "deployment", "monitoring",
+        "deployment", "monitoring", "batch_prediction",
     })
 
     description: str = option("", "what the pipeline is for")
@@ -180,6 +191,7 @@ class PipelineConfig:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    batch_prediction: BatchPredictionSettings = field(default_factory=BatchPredictionSettings)
 
     # -- the data section and the top level, by their old names ----------------------------------
 
@@ -284,6 +296,13 @@ class PipelineConfig:
     def landing_uri(self) -> str:
         """``monitoring.landing`` as a URI; a relative path is taken from the project root."""
         return self._uri(self.monitoring.landing or f".mlops/landing/{self.name}")
+
+    @property
+    def batch_source_uri(self) -> str:
+        """``batch_prediction.source`` with a relative local path made absolute (templates kept);
+        default ``.mlops/batch/<pipeline>``."""
+        source = self.batch_prediction.source or f".mlops/batch/{self.name}"
+        return source if source.startswith("{{") else self._uri(source)
 
     @property
     def default_tracking_uri(self) -> str:

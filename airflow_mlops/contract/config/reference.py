@@ -12,6 +12,7 @@ import typing
 from typing import Any
 
 from airflow_mlops.contract.config.model import (
+    BatchPredictionSettings,
     DeploymentSettings,
     MonitoringSettings,
     PipelineSettings,
@@ -34,6 +35,7 @@ SECTIONS: dict[str, type[Record]] = {
     "registry": RegistrySettings,
     "deployment": DeploymentSettings,
     "monitoring": MonitoringSettings,
+    "batch_prediction": BatchPredictionSettings,
 }
 
 

@@ -15,10 +15,10 @@ from airflow_mlops.contract.typed import Record, option
 
 LAUNCHERS = ("local", "kubernetes", "vertex")
 REMOTE_LAUNCHERS = ("kubernetes", "vertex")
-#: the component tasks of the training, monitoring and deployment DAGs, by task id
+#: the component tasks of the training, monitoring, deployment and batch-prediction DAGs, by task id
 STEPS = (
     "ingest", "validate", "transform", "tune", "train", "evaluate", "register", "infra_validate", "deploy",
-    "monitor", "ingest_batch", "canary_analysis", "rollback",
+    "monitor", "ingest_batch", "canary_analysis", "rollback", "check_batch", "predict_batch",
 )
 #: GPU label of a GKE node pool (``cloud.google.com/gke-accelerator``), e.g. ``nvidia-tesla-t4``
 ACCELERATOR = re.compile(r"^nvidia-[a-z0-9-]+$")

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlops.contract.config import pipeline_config_path
 
 if TYPE_CHECKING:
+    from airflow_mlops.provider.factory.batch_prediction import batch_prediction_dag
     from airflow_mlops.provider.factory.deployment import promotion_dag, rollback_dag
     from airflow_mlops.provider.factory.monitoring import data_arrival_dag, monitoring_dag
     from airflow_mlops.provider.factory.training import training_dag
 
 #: factory -> the module of this package that defines it
 _MODULES = {
+    "batch_prediction_dag": "batch_prediction",
     "data_arrival_dag": "monitoring",
     "monitoring_dag": "monitoring",
     "promotion_dag": "deployment",
@@ -32,4 +34,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["data_arrival_dag", "monitoring_dag", "pipeline_config_path", "promotion_dag", "rollback_dag", "training_dag"]
+__all__ = ["batch_prediction_dag", "data_arrival_dag", "monitoring_dag", "pipeline_config_path", "promotion_dag", "rollback_dag", "training_dag"]

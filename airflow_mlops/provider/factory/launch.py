@@ -15,7 +15,10 @@ from airflow_mlops.contract.config.loader import PipelineConfigError
 from airflow_mlops.contract.config.runtime import StepLaunch, runtime_problems
 
 #: the steps whose components read or write the model registry
-REGISTRY_STEPS = ("validate", "tune", "evaluate", "register", "infra_validate", "deploy", "monitor", "canary_analysis", "rollback")
+REGISTRY_STEPS = (
+    "validate", "tune", "evaluate", "register", "infra_validate", "deploy", "monitor", "canary_analysis", "rollback",
+    "check_batch", "predict_batch",
+)
 
 
 def machine_setting(env: str, option: str, fallback: str) -> str:
@@ -59,6 +62,7 @@ def step_inputs(config: PipelineConfig) -> dict[str, list[tuple[str, str]]]:
         "ingest": [("data.source", uri) for uri in sources],
         "validate": [("validation.schema", config.schema_uri)],
         "ingest_batch": [("monitoring.landing", config.landing_uri)],
+        "check_batch": [("batch_prediction.source", config.batch_source_uri)],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_mlops.provider.operators.batch_prediction import CheckBatchOperator, PredictBatchOperator
 from airflow_mlops.provider.operators.component import ComponentOperator, ComponentOutput
 from airflow_mlops.provider.operators.deployment import (
     CanaryAnalysisOperator,
@@ -19,6 +20,7 @@ from airflow_mlops.provider.operators.validation import ValidateDataOperator
 
 __all__ = [
     "CanaryAnalysisOperator",
+    "CheckBatchOperator",
     "ComponentOperator",
     "ComponentOutput",
     "DeployModelOperator",
@@ -26,6 +28,7 @@ __all__ = [
     "InfraValidateOperator",
     "IngestDataOperator",
     "MonitorOperator",
+    "PredictBatchOperator",
     "RegisterModelOperator",
     "RollbackModelOperator",
     "TrainModelOperator",

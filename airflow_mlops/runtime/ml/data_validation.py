@@ -42,8 +42,11 @@ def _local_or_uri(uri: str) -> str:
     return uri.removeprefix("file://")
 
 
-def generate_statistics(examples_uris: dict[str, str], output_uris: dict[str, str], beam_args) -> list[RemoteJob]:
-    """One Beam pipeline computing TFDV statistics for every split; the Dataflow job it ran as, if any."""
+def generate_statistics(
+    examples_uris: dict[str, str], output_uris: dict[str, str], beam_args, columns: list[str] | None = None
+) -> list[RemoteJob]:
+    """One Beam pipeline computing TFDV statistics for every split (of ``columns`` only, when
+    given); the Dataflow job it ran as, if any."""
     import apache_beam as beam
     import tensorflow_data_validation as tfdv
 
@@ -58,7 +61,7 @@ def generate_statistics(examples_uris: dict[str, str], output_uris: dict[str, st
             pipeline
             | f"Read[{split}]" >> beam.io.ReadFromParquetBatched(_local_or_uri(source))
             | f"ToRecordBatches[{split}]" >> beam.FlatMap(record_batches)
-            | f"Statistics[{split}]" >> tfdv.GenerateStatistics(tfdv.StatsOptions())
+            | f"Statistics[{split}]" >> tfdv.GenerateStatistics(tfdv.StatsOptions(feature_allowlist=columns))
             | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(_local_or_uri(output_uris[split]))
         )
     return run(pipeline)

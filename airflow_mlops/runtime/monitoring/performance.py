@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.contract.tasks import CLASSIFICATION, is_classification
+from airflow_mlops.runtime.predictions import BATCH_ROLE
 from airflow_mlops.runtime.predictions.feedback import as_number, labelled_rows
 from airflow_mlops.runtime.predictions.reader import ERROR_COLUMN, LABEL_COLUMN
 
@@ -126,7 +127,7 @@ def regression_report(current: pd.DataFrame, labels: Mapping[str, str]):
 
 #: The columns :func:`version_figures` needs besides the frame's own: read the log with
 #: ``read_prediction_frame(root, {}, since, columns=ONLINE_COLUMNS, errors=True)``.
-ONLINE_COLUMNS = {"latency_ms": "numeric"}
+ONLINE_COLUMNS = {"latency_ms": "numeric", "model_role": "categorical"}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -149,6 +150,8 @@ def version_figures(frame: pd.DataFrame, version: str, labels: Mapping[str, str]
         (:func:`~airflow_mlops.runtime.predictions.reader.read_prediction_frame`).
     """
     rows = frame[frame["model_version"] == version]
+    if "model_role" in rows.columns:  # batch predictions have no latency and are not the canary's traffic
+        rows = rows[rows["model_role"] != BATCH_ROLE]
     failed = rows[ERROR_COLUMN].notna()
     answered = rows[~failed]
     latencies = [float(v) for v in answered["latency_ms"].fillna(0.0)]

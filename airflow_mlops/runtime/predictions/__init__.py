@@ -21,8 +21,14 @@ A record, one JSON line:
   - ``regression``: ``prediction`` is the predicted value, a JSON number, and there is no
     ``probabilities``. The readers give it back as a number (float64 in a prediction frame).
 
+- ``model_role`` is ``champion`` or ``challenger`` for served rows, ``batch`` for the rows of a
+  batch prediction (``predict_batch``: no ``latency_ms`` nor ``batch_rows``; monitoring reads
+  them, the canary analysis does not);
 - or, when the model failed and nothing was predicted: ``timestamp``, ``request_id``,
   ``model_version``, ``model_role`` and ``error``.
 
 A non-finite number (a model's NaN output) is logged as ``null``.
 """
+
+#: the ``model_role`` of batch predictions: the champion answered, but no request was served
+BATCH_ROLE = "batch"

@@ -57,9 +57,13 @@ class LoadedModel:
         """The model's raw output for ``rows`` (:mod:`airflow_mlops.runtime.ml.outputs`): class
         probabilities ``(n, classes)``, a binary classifier's ``(n, 1)`` positive-class
         probability, or a regression's ``(n, 1)`` values."""
+        return self.predict_inputs(self.inputs(rows))
+
+    def predict_inputs(self, inputs: Mapping[str, Any]):
+        """The model's raw output for inputs already in its shape (:meth:`inputs`): batch prediction
+        builds them column by column."""
         import numpy as np
 
-        inputs = self.inputs(rows)
         if self.compiled is not None:
             return self.compiled(inputs).numpy()
         return np.asarray(self.model(inputs, training=False))

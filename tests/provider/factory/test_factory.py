@@ -108,3 +108,79 @@ def test_without_tuning_there_is_no_tune_step_and_no_switch(tmp_path):
 def test_a_wrong_search_space_fails_when_the_dag_file_loads_naming_the_field(tmp_path, space, problem):
     with pytest.raises(Exception, match=problem.replace("(", r"\(").replace("[", r"\[")):
         training_dag(config(tmp_path, f"training: {{tuning: {{enabled: true, search_space: {space}}}}}\n"))
+
+
+def test_the_batch_prediction_dag_checks_then_predicts_with_the_yaml_s_options(tmp_path):
+    from airflow.timetables.assets import AssetOrTimeSchedule
+
+    from airflow_mlops.contract.params import BatchCheckParams, BatchPredictParams
+    from airflow_mlops.provider.factory import batch_prediction_dag
+
+    dag = batch_prediction_dag(config(tmp_path, """
+        batch_prediction:
+          source: to_score/{{ ds }}
+          keep_columns: [id]
+          request_id_column: id
+          skew: {on_drift: fail}
+          batch_size: 1000
+          destination: gs://bucket/scored/{{ ds }}/
+          schedule: "@daily"
+    """))
+    assert dag.dag_id == "p_batch_prediction"
+    check, predict = dag.get_task("check_batch"), dag.get_task("predict_batch")
+    assert dag.get_task("input").downstream_task_ids == {"check_batch"} and check.downstream_task_ids == {"predict_batch"}
+    assert predict.inputs["batch"].task_id == "check_batch"
+    checked = BatchCheckParams.from_dict(check.component_params)
+    assert checked.source == "{{ ti.xcom_pull(task_ids='input') }}"
+    assert (checked.keep_columns, checked.request_id_column, checked.skew.on_drift) == (("id",), "id", "fail")
+    assert checked.features == {"a": "numeric", "b": "categorical"} and checked.label == "y"
+    predicted = BatchPredictParams.from_dict(predict.component_params)
+    assert (predicted.batch_size, predicted.destination, predicted.log_predictions) == (1000, "gs://bucket/scored/{{ ds }}/", True)
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert [o.uri for o in predict.outlets] == ["mlops://p/batch_predictions"]
+    assert "to_score/{{ ds }}" in dag.doc_md and str(tmp_path) in dag.doc_md
+
+
+def test_the_batch_prediction_dag_runs_on_its_input_asset_by_default(tmp_path):
+    from airflow_mlops.provider.factory import batch_prediction_dag
+
+    dag = batch_prediction_dag(config(tmp_path))
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == ["mlops://p/batch_input"]
+    assert dag.params["source"] is None and dag.params["cache"] is True
+
+
+@pytest.mark.parametrize("section, problem", [
+    ("{batch_size: 0}", "batch_prediction.batch_size: must be greater than 0"),
+    ("{skew: {on_drift: ignore}}", "batch_prediction.skew.on_drift: must be one of"),
+    ("{format: xlsx}", "batch_prediction.format: must be one of"),
+    ("{sources: x.csv}", "batch_prediction.sources: unknown field"),
+])
+def test_a_wrong_batch_prediction_option_fails_when_the_dag_file_loads(tmp_path, section, problem):
+    from airflow_mlops.contract.config.loader import PipelineConfigError
+    from airflow_mlops.provider.factory import batch_prediction_dag
+
+    with pytest.raises(PipelineConfigError) as caught:
+        batch_prediction_dag(config(tmp_path, f"batch_prediction: {section}\n"))
+    assert problem in str(caught.value)
+
+
+def test_what_a_batch_run_predicts_form_then_asset_event_then_the_yaml(tmp_path):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from airflow_mlops.provider.assets import batch_source
+    from airflow_mlops.provider.factory import batch_prediction_dag
+
+    task = batch_prediction_dag(config(tmp_path)).get_task("input")
+    run = SimpleNamespace(run_after=datetime(2026, 3, 4, 5, tzinfo=UTC))
+
+    def event(source, minute):
+        return SimpleNamespace(extra={"source": source} if source else {}, timestamp=datetime(2026, 3, 4, 5, minute, tzinfo=UTC))
+
+    events = {"a": [event("gs://b/old.csv", 1), event("gs://b/new.csv", 2), event(None, 3)]}
+    base = {"task": task, "dag_run": run, "params": {"source": None}}
+    default = "file:///data/{{ ds }}/"
+    assert batch_source({**base, "params": {"source": " /tmp/x.csv "}, "triggering_asset_events": events}, default) == "/tmp/x.csv"
+    assert batch_source({**base, "triggering_asset_events": events}, default) == "gs://b/new.csv"
+    assert batch_source({**base, "ds": "2026-01-02"}, default) == "file:///data/2026-01-02/"
+    assert batch_source(base, default) == "file:///data/2026-03-04/"  # a manual run: no ds, the day it ran

@@ -62,3 +62,20 @@ def test_version_figures_of_the_frame_are_those_of_the_records(tmp_path, version
     expected = figures_of_records(read_predictions(root, since=since), version, labels)
     assert version_figures(frame, version, labels) == expected
     assert version == "3" or expected["errors"] and expected["labelled"]
+
+
+def test_batch_predictions_are_not_the_canary_s_traffic(tmp_path):
+    """A batch prediction by the champion (no latency) must not count as its served requests."""
+    root = f"file://{tmp_path}/log"
+    stamp = "2026-07-01T10:00:00.000+00:00"
+    served = [{"timestamp": stamp, "request_id": f"s{i}", "features": {}, "prediction": "A", "model_version": "1",
+               "model_role": "champion", "latency_ms": 10.0 + i} for i in range(10)]
+    batch = [{"timestamp": stamp, "request_id": f"b{i}", "features": {}, "prediction": "B", "model_version": "1",
+              "model_role": "batch"} for i in range(1000)]
+    logger = PredictionLogger(root, flush_rows=500, flush_seconds=0.05)
+    logger.log(served + batch)
+    logger.close()
+    frame = read_prediction_frame(root, {}, columns=ONLINE_COLUMNS, errors=True)
+    figures = version_figures(frame, "1", {"s1": "A", "b1": "A"})
+    assert figures["predictions"] == 10 and figures["latency_p50_ms"] == 14.0
+    assert figures["labelled"] == 1 and figures["accuracy"] == 1.0
