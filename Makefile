@@ -23,7 +23,7 @@ export AIRFLOW__MLOPS__RUNTIME_PYTHON ?= $(RUNTIME_VENV)/bin/python
 # A GCS emulator makes recent gcsfs wait 60 s per bucket on a gRPC probe; the probe is not needed.
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT ?= false
 
-.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest benchmark-large-data benchmark-batch-prediction image-runtime clean clean-all
+.PHONY: help setup lock lint demo demo-cloud demo-loop loop-ui drill schema serve stop status rollback test test-runtime test-control test-control-min benchmark benchmark-pipeline benchmark-serving benchmark-monitoring benchmark-dag-parse benchmark-ingest benchmark-large-data benchmark-batch-prediction cloudbuild image-runtime clean clean-all
 
 help:
 	@echo "make demo   - build what is missing, run the penguin pipeline on the embedded default (PIPELINE=diabetes: the regression)"
@@ -36,6 +36,7 @@ help:
 	@echo "make setup  - build .venv (Airflow) and .venv-runtime (ML runtime) from the lock files"
 	@echo "make test-control-min - the control-plane tests on the lowest supported Airflow (3.1.8, .venv-airflow-min)"
 	@echo "make lock   - re-resolve requirements/*.lock.txt from pyproject.toml"
+	@echo "make cloudbuild - render the Cloud Build config and trigger of each environment in cicd/environments.yaml"
 	@echo "make schema - regenerate include/penguin/schema.pbtxt from the data (review, then commit)"
 	@echo "make serve  - start the prediction server on 127.0.0.1:3000 in the background; make stop stops it"
 	@echo "make status - what serves (champion, canary) and the deployment history"
@@ -82,7 +83,7 @@ lock: | $(UV)
 # Tests of the runtime plane run in its environment, the rest in Airflow's; the contract and the
 # artifact store are tested in both, since both planes import them.
 RUNTIME_TESTS := tests/contract tests/artifacts tests/runtime
-CONTROL_TESTS := tests/contract tests/artifacts tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py tests/test_images.py tests/test_drill_checks.py
+CONTROL_TESTS := tests/contract tests/artifacts tests/cicd tests/provider tests/dags tests/local_cloud tests/test_provider_info.py tests/test_layout.py tests/test_packaging.py tests/test_images.py tests/test_drill_checks.py
 
 # The control plane again on the lowest supported Airflow (3.1.8, .venv-airflow-min), less the
 # packaging test (it builds the wheels with .venv's hatchling; the Airflow version plays no part)
@@ -206,6 +207,10 @@ benchmark-ingest: setup
 # ingest, validate, transform and train (streamed) on 100k, 1M and 10M rows: rows/s and peak memory (about 10 minutes).
 benchmark-large-data: setup
 	$(RUNTIME_VENV)/bin/python benchmarks/large_data.py
+
+# cloudbuild/<environment>.yaml and cloudbuild/triggers/ from cicd/environments.yaml (a test checks they are current).
+cloudbuild: $(AIRFLOW_VENV)/.installed
+	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m cicd render
 
 # check_batch and predict_batch on 1M rows against the champion's inference alone (about 3 minutes).
 benchmark-batch-prediction: setup

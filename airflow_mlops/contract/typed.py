@@ -275,13 +275,8 @@ def read_value(tp: Any, value: Any, path: str, problems: list[str], coerce: bool
         args = typing.get_args(tp)
         if not args:
             return dict(value)
-        out = {}
-        for key, item in value.items():
-            checked = read_value(args[1], item, _join(path, str(key)), problems, coerce)
-            if checked is _INVALID:
-                return _INVALID
-            out[str(key)] = checked
-        return out
+        out = {str(key): read_value(args[1], item, _join(path, str(key)), problems, coerce) for key, item in value.items()}
+        return _INVALID if any(v is _INVALID for v in out.values()) else out  # every entry's problems, not the first's
     if tp in (int, float, bool, str):
         original = value
         if coerce and isinstance(value, str) and tp is not str:

@@ -172,3 +172,10 @@ def test_a_canary_weight_is_strictly_between_0_and_1_and_a_source_is_not_empty()
     for source in ([], "", ["a", ""]):
         assert problems_of(params.IngestParams, {"label": "y", "source": source})[0].startswith(
             "source: must be a location or a non-empty list of locations")
+
+
+def test_every_entry_of_a_mapping_of_records_reports_its_problems():
+    with pytest.raises(RecordError) as caught:
+        params.EvaluateOptions.from_dict({"thresholds": {"accuracy": {"min": "high"}, "auc": {"max_drop": -1}}}, path="evaluation")
+    assert caught.value.problems == ["evaluation.thresholds.accuracy.min: must be a number (got 'high')",
+                                     "evaluation.thresholds.auc.max_drop: must be 0 or more (got -1.0)"]
