@@ -7,5 +7,6 @@ wheel and sdist take ``airflow_mlops`` alone) and uses the standard library only
 
 - :mod:`local_cloud.containers`: :class:`~local_cloud.containers.ContainerRunner` and its containers;
 - :mod:`local_cloud.kubernetes_api`: :class:`~local_cloud.kubernetes_api.FakeKubernetes`;
-- :mod:`local_cloud.vertex_api`: :class:`~local_cloud.vertex_api.FakeVertex`.
+- :mod:`local_cloud.vertex_api`: :class:`~local_cloud.vertex_api.FakeVertex`;
+- :mod:`local_cloud.bigquery_api`: :class:`~local_cloud.bigquery_api.FakeBigQuery` (tables and queries over v2 REST).
 """

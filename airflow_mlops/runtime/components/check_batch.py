@@ -2,7 +2,7 @@
 predicts them.
 
 Parameters: :class:`~airflow_mlops.contract.params.BatchCheckParams`. ``source`` is what ingest
-reads (a file, directory or prefix, glob, ``gs://``; CSV or Parquet). Settings: ``registry``,
+reads (a file, directory or prefix, glob, ``gs://``, CSV or Parquet; or ``bigquery://``). Settings: ``registry``,
 ``beam_pipeline_args``.
 
 Each file is read and kept as the champion will read it (:mod:`airflow_mlops.runtime.ml.batch_input`):
@@ -56,12 +56,11 @@ def champion(spec: ComponentSpec) -> dict[str, Any]:
 
 def external_fingerprint(spec: ComponentSpec) -> str:
     """The input files' content and the champion version: a new file, or a promotion, is a cache miss."""
-    from airflow_mlops.runtime.components.ingest import _hash_file, resolve_source
+    from airflow_mlops.runtime.components.ingest import add_source, resolve_source
 
     digest = hashlib.sha256(f"champion:{champion(spec)['version']}".encode())
     for uri in resolve_source(spec.params["source"]):
-        digest.update(uri.encode())
-        _hash_file(digest, uri)
+        add_source(digest, uri)
     return digest.hexdigest()
 
 

@@ -4,7 +4,8 @@ function returns, snapshot it as Parquet and split it deterministically into tra
 Parameters: :class:`~airflow_mlops.contract.params.IngestParams`. ``source`` is a file, a
 directory or prefix (every ``.csv``/``.parquet`` under it), a glob, ``package://<package>/<path>``
 for data shipped inside an installed package, ``python://<module.path>:<function>[?key=value&...]``
-for the data a function importable in the runtime environment returns, or a list of these (e.g. the
+for the data a function importable in the runtime environment returns, ``bigquery://`` for a
+BigQuery table, one day of it or a query (:mod:`airflow_mlops.runtime.ml.bigquery_source`), or a list of these (e.g. the
 original data and the landing prefix where new batches arrive), where an entry without files yet is
 skipped as long as some entry has files. ``split_key`` columns decide a row's split, so the same row
 always lands in the same split whatever else is in the file.
@@ -37,6 +38,7 @@ from airflow_mlops.runtime.ml.examples import ROW_GROUP_ROWS
 DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 HASH_BUCKETS = 10_000
 PYTHON_SCHEME = "python://"
+BIGQUERY_SCHEME = "bigquery://"
 PYTHON_SYNTAX = "python://<module.path>:<function>[?key=value&...]"
 
 
@@ -67,6 +69,11 @@ def _resolve_one(source: str) -> list[str]:
         return [_package_file(source)]
     if source.startswith(PYTHON_SCHEME):
         python_function(source)  # a config error now, before any file is read
+        return [source]
+    if source.startswith(BIGQUERY_SCHEME):
+        from airflow_mlops.runtime.ml.bigquery_source import parse
+
+        parse(source)  # a config error now, before BigQuery is asked
         return [source]
     fs, path = fsspec.core.url_to_fs(source)
     if any(ch in path for ch in "*?["):
@@ -229,12 +236,22 @@ def source_fingerprint(spec: ComponentSpec) -> str:
         feedback = feedback_uri(spec.artifact_root, spec.pipeline)
         files += [u for u in store.list_files(feedback) if u.endswith(".csv")] if store.exists(feedback) else []
     for uri in files:
-        digest.update(uri.encode())
-        if uri.startswith(PYTHON_SCHEME):
-            digest.update(frame_digest(read_python_source(uri)))
-        else:
-            _hash_file(digest, uri)
+        add_source(digest, uri)
     return digest.hexdigest()
+
+
+def add_source(digest: Any, uri: str) -> None:
+    """Add what changes when a source's data does to ``digest``: a file's checksum or bytes, a
+    ``python://`` frame's hash, a ``bigquery://`` table's etag (a partition's or query's rows)."""
+    digest.update(uri.encode())
+    if uri.startswith(PYTHON_SCHEME):
+        digest.update(frame_digest(read_python_source(uri)))
+    elif uri.startswith(BIGQUERY_SCHEME):
+        from airflow_mlops.runtime.ml.bigquery_source import fingerprint
+
+        digest.update(fingerprint(uri).encode())
+    else:
+        _hash_file(digest, uri)
 
 
 def _hash_file(digest: Any, uri: str) -> None:
@@ -262,6 +279,10 @@ def read_file(uri: str, fmt: str):
 
     if uri.startswith(PYTHON_SCHEME):
         return read_python_source(uri)
+    if uri.startswith(BIGQUERY_SCHEME):
+        from airflow_mlops.runtime.ml.bigquery_source import read
+
+        return read(uri)
     fs, path = fsspec.core.url_to_fs(uri)
     if fs.info(path).get("size", 0) == 0:
         raise _data_error(f"file is empty: {uri}", file=uri)

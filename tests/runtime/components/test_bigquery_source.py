@@ -1,0 +1,112 @@
+"""``bigquery://`` sources for ingest and batch prediction, against the local cloud's fake BigQuery
+with the real google-cloud-bigquery client: the exact requests, partitions by date, the cache, errors."""
+
+from __future__ import annotations
+
+import datetime
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from pipeline_helpers import FEATURES, LABEL, SPLIT
+
+from airflow_mlops.contract import ComponentError, ErrorKind
+from airflow_mlops.runtime.ml.bigquery_source import ENDPOINT_ENV, parse
+from local_cloud.bigquery_api import FakeBigQuery
+
+DAYS = [datetime.date(2026, 3, 4), datetime.date(2026, 3, 5)]
+
+
+@pytest.fixture(scope="module")
+def bigquery(penguins_csv):
+    fake = FakeBigQuery().start()
+    frame = pd.read_csv(penguins_csv)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fake.add_table("lake.zoo.penguins", table)
+    fake.add_table("lake.zoo.penguins_daily", table.append_column("day", pa.array([DAYS[i % 2] for i in range(len(frame))])))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def endpoint(bigquery, monkeypatch):
+    monkeypatch.setenv(ENDPOINT_ENV, bigquery.url)
+    bigquery.requests.clear()
+
+
+def ingest(pipeline, source: str):
+    return pipeline.run("ingest", {"source": source, "label": LABEL, "split": SPLIT, "format": "auto"})
+
+
+def test_a_whole_table_is_read_and_unchanged_it_is_a_cache_hit_without_reading_a_row(pipeline, bigquery, penguins_csv):
+    first = ingest(pipeline, "bigquery://lake.zoo.penguins")
+    assert first.outputs["examples"].properties["rows"] == 344
+    assert [(r["method"], r["path"]) for r in bigquery.requests] == [
+        ("GET", "/bigquery/v2/projects/lake/datasets/zoo/tables/penguins"),  # the fingerprint: etag, modified, rows
+        ("GET", "/bigquery/v2/projects/lake/datasets/zoo/tables/penguins"),  # the schema, to read
+        ("GET", "/bigquery/v2/projects/lake/datasets/zoo/tables/penguins/data"),
+    ]
+    bigquery.requests.clear()
+    again = ingest(pipeline, "bigquery://lake.zoo.penguins")
+    assert again.cache_hit and [r["path"] for r in bigquery.requests] == ["/bigquery/v2/projects/lake/datasets/zoo/tables/penguins"]
+    # the same rows from the CSV give the same content: BigQuery's types do not change the data
+    from_csv = ingest(pipeline, str(penguins_csv))
+    assert from_csv.outputs["examples"].properties["content_fingerprint"] == first.outputs["examples"].properties["content_fingerprint"]
+
+    bigquery.add_table("lake.zoo.penguins", bigquery.tables["lake.zoo.penguins"].slice(0, 300))  # the table changed
+    assert ingest(pipeline, "bigquery://lake.zoo.penguins").outputs["examples"].properties["rows"] == 300
+    bigquery.add_table("lake.zoo.penguins", bigquery.tables["lake.zoo.penguins_daily"].drop(["day"]))
+
+
+def test_one_day_of_a_partitioned_table_is_one_query_with_a_date_parameter(pipeline, bigquery):
+    record = ingest(pipeline, "bigquery://lake.zoo.penguins_daily?partition_column=day&partition=2026-03-05")
+    assert record.outputs["examples"].properties["rows"] == 172  # every second row
+    (job, *others) = bigquery.jobs()
+    assert job["configuration"] == {"query": {
+        "query": "SELECT * FROM `lake.zoo.penguins_daily` WHERE `day` = @partition", "useLegacySql": False,
+        "queryParameters": [{"name": "partition", "parameterType": {"type": "DATE"}, "parameterValue": {"value": "2026-03-05"}}],
+        "parameterMode": "NAMED"}}
+    assert job["jobReference"]["projectId"] == "lake" and len(others) == 1  # the fingerprint's query, then the read's
+
+
+def test_a_query_source_with_the_run_s_date(pipeline, bigquery):
+    sql = "SELECT * EXCEPT(day) FROM `lake.zoo.penguins_daily` WHERE day = @ds AND island != 'Dream'"
+    daily = bigquery.tables["lake.zoo.penguins_daily"]
+    bigquery.answer(sql, lambda params: daily.filter(pa.array(
+        [str(d) == params["ds"] and i != "Dream" for d, i in zip(daily.column("day").to_pylist(), daily.column("island").to_pylist())]
+    )).drop(["day"]))
+    record = ingest(pipeline, f"bigquery://lake?location=EU&ds=2026-03-04&query={sql}")
+    rows = record.outputs["examples"].properties["rows"]
+    assert 0 < rows < 172
+    job = bigquery.jobs()[-1]
+    assert job["configuration"]["query"]["query"] == sql and job["jobReference"]["location"] == "EU"
+    assert job["configuration"]["query"]["queryParameters"] == [
+        {"name": "ds", "parameterType": {"type": "DATE"}, "parameterValue": {"value": "2026-03-04"}}]
+
+
+@pytest.mark.parametrize("source, kind, message", [
+    ("bigquery://lake.zoo.nothing", ErrorKind.DATA, "not found in BigQuery: Not found: Table lake:zoo.nothing"),
+    ("bigquery://lake.zoo.penguins_daily?partition_column=week&partition=2026-03-04", ErrorKind.CONFIG,
+     "BigQuery refused it: Unrecognized name: week"),
+    ("bigquery://lake.zoo.penguins_daily?partition_column=day&partition=2026-02-01", ErrorKind.DATA, "no rows in bigquery://"),
+    ("bigquery://lake.zoo.penguins_daily?partition=2026-02-01", ErrorKind.CONFIG, "give partition_column and partition together"),
+    ("bigquery://lake.zoo.penguins_daily?partition_column=day&partition={{ ds }}", ErrorKind.CONFIG, "must be a date YYYY-MM-DD"),
+    ("bigquery://lake.penguins", ErrorKind.CONFIG, "is not <project>.<dataset>.<table>"),
+    ("bigquery://lake?query=", ErrorKind.CONFIG, "the query is empty"),
+])
+def test_what_goes_wrong_is_said_and_not_retried(pipeline, source, kind, message):
+    with pytest.raises(ComponentError) as caught:
+        ingest(pipeline, source)
+    assert caught.value.kind is kind and message in caught.value.message, caught.value.message
+
+
+def test_the_uri_forms():
+    assert parse("bigquery://p.d.t").statement() is None
+    query = parse("bigquery://p?ds=2026-01-02&query=SELECT a, b FROM `p.d.t` WHERE x = 'a&b' AND d = @ds")
+    assert query.query == "SELECT a, b FROM `p.d.t` WHERE x = 'a&b' AND d = @ds" and query.ds == "2026-01-02"
+
+
+def test_a_batch_to_predict_can_come_from_bigquery(pipeline, first_run, bigquery):
+    checked = pipeline.run("check_batch", {"source": "bigquery://lake.zoo.penguins_daily?partition_column=day&partition=2026-03-04",
+                                           "features": FEATURES, "label": LABEL})
+    assert checked.outputs["batch"].properties["rows"] == 172
