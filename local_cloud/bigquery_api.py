@@ -3,7 +3,8 @@
 The real ``google.cloud.bigquery.Client`` talks to it with
 ``client_options={"api_endpoint": fake.url}`` and anonymous credentials (the runtime does so when
 ``$MLOPS_BIGQUERY_ENDPOINT`` is set). Supported: ``tables.get``, ``tabledata.list`` (one page),
-``jobs.insert`` of a query, ``jobs.get``, ``jobs.getQueryResults``. A query is answered by
+``jobs.insert`` of a query, ``jobs.get``, ``jobs.getQueryResults``, and load jobs of Parquet
+(multipart and resumable uploads; ``table$YYYYMMDD`` loads a partition). A query is answered by
 :meth:`FakeBigQuery.answer` for its exact text, or, for the runtime's partition query
 (``SELECT * FROM `<table>` WHERE `<column>` = @partition``), with the table's rows whose column
 equals the parameter. The result is kept as the job's destination table (``_anon`` dataset), read
@@ -31,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from local_cloud.service import LoopbackServer, send_json
 
 PREFIX = "/bigquery/v2"
+UPLOAD_PREFIX = "/upload/bigquery/v2"
 PARTITION_QUERY = re.compile(r"SELECT \* FROM `(?P<table>[^`]+)` WHERE `(?P<column>[^`]+)` = @partition")
 #: Arrow type -> BigQuery type (what the fake's schemas say)
 _TYPES = {"string": "STRING", "double": "FLOAT", "float": "FLOAT", "int64": "INTEGER", "bool": "BOOLEAN",
@@ -59,6 +61,8 @@ class FakeBigQuery:
         self.etags: dict[str, int] = {}
         self.answers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.job_results: dict[str, str] = {}  # job id -> its destination table
+        self.uploads: dict[str, dict[str, Any]] = {}  # resumable upload sessions
+        self.loads: dict[str, dict[str, Any]] = {}  # load job id -> its job resource
         self._lock = threading.Lock()
         self._ids = 0
         self._server: LoopbackServer | None = None
@@ -89,9 +93,20 @@ class FakeBigQuery:
             def _handle(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                raw = self.rfile.read(length) if length else b""
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                code, answer = fake.handle(method, parts.path, query, body)
+                if parts.path.startswith(UPLOAD_PREFIX):
+                    code, answer, headers = fake.upload(method, parts.path, query, dict(self.headers), raw, fake.url)
+                    self.send_response(code)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    data = json.dumps(answer).encode() if answer is not None else b""
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                code, answer = fake.handle(method, parts.path, query, json.loads(raw) if raw else None)
                 send_json(self, code, answer)
 
             def do_GET(self) -> None:
@@ -99,6 +114,9 @@ class FakeBigQuery:
 
             def do_POST(self) -> None:
                 self._handle("POST")
+
+            def do_PUT(self) -> None:
+                self._handle("PUT")
 
         self._server = LoopbackServer(Handler, "fake-bigquery")
         self.url = self._server.url
@@ -127,6 +145,73 @@ class FakeBigQuery:
             if verb == method and match:
                 return route(query, body, *match.groups())
         return _error(404, "notFound", f"no route for {method} {path}")
+
+    # -- load jobs (uploads) ---------------------------------------------------------------------
+
+    def upload(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes,
+               url: str) -> tuple[int, Any, dict[str, str]]:
+        """A load job's upload: ``uploadType=multipart`` (the job and the data in one request) or
+        ``resumable`` (the job, then the data in chunks to the session's URL)."""
+        project = path.removeprefix(UPLOAD_PREFIX).split("/")[2]
+        kind = query.get("uploadType")
+        if method == "POST" and kind == "multipart":
+            boundary = headers.get("content-type", headers.get("Content-Type", "")).split("boundary=")[-1].strip('"')
+            parts = [p for p in raw.split(b"--" + boundary.encode()) if p.strip() not in (b"", b"--")]
+            job, data = (part.split(b"\r\n\r\n", 1)[1].rstrip(b"\r\n") for part in parts[:2])
+            return self._load(project, json.loads(job), data)
+        if method == "POST" and kind == "resumable":
+            with self._lock:
+                self._ids += 1
+                session = f"upload_{self._ids}"
+                self.uploads[session] = {"job": json.loads(raw), "data": b"", "project": project}
+            self.requests.append({"method": method, "path": path, "query": query, "body": json.loads(raw)})
+            return 200, None, {"Location": f"{url}{path}?uploadType=resumable&upload_id={session}"}
+        if method == "PUT" and query.get("upload_id") in self.uploads:
+            upload = self.uploads[query["upload_id"]]
+            upload["data"] += raw
+            total = headers.get("content-range", headers.get("Content-Range", "")).rsplit("/", 1)[-1]
+            if total != "*" and len(upload["data"]) >= int(total):
+                del self.uploads[query["upload_id"]]
+                return self._load(upload["project"], upload["job"], upload["data"])
+            return 308, None, {"Range": f"bytes=0-{len(upload['data']) - 1}"}
+        code, answer = _error(400, "invalid", f"unsupported upload {method} {path} {query}")
+        return code, answer, {}
+
+    def _load(self, project: str, job: dict[str, Any], data: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Run the load job at once: Parquet rows into the destination (``table$YYYYMMDD``: that
+        partition), appended or, with WRITE_TRUNCATE, replacing it."""
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.requests.append({"method": "POST", "path": f"{UPLOAD_PREFIX}/projects/{project}/jobs", "query": {}, "body": job})
+        load = job["configuration"]["load"]
+        if load.get("sourceFormat") != "PARQUET":
+            code, answer = _error(400, "invalid", "the fake BigQuery loads Parquet only")
+            return code, answer, {}
+        ref = load["destinationTable"]
+        name = f"{ref['projectId']}.{ref['datasetId']}.{ref['tableId']}"
+        rows = pq.read_table(io.BytesIO(data))
+        with self._lock:
+            if load.get("writeDisposition") != "WRITE_TRUNCATE" and name in self.tables:
+                rows = pa.concat_tables([self.tables[name], rows])
+            self.tables[name] = rows
+            self.etags[name] = self.etags.get(name, 0) + 1
+            job_id = (job.get("jobReference") or {}).get("jobId") or f"load_{len(self.requests)}"
+            self.job_results[job_id] = name
+            self.loads[job_id] = job
+        answer = {"kind": "bigquery#job", "id": f"{project}:{job_id}", "configuration": job["configuration"],
+                  "jobReference": {"projectId": project, "jobId": job_id}, "status": {"state": "DONE"},
+                  "statistics": {"creationTime": "1767225600000", "load": {"outputRows": str(rows.num_rows)}}}
+        return 200, answer, {}
+
+    def table_rows(self, name: str) -> Any:
+        """A table's rows with those of its partitions (``name$YYYYMMDD``), as loads left them."""
+        import pyarrow as pa
+
+        parts = [t for n, t in sorted(self.tables.items()) if n == name or n.startswith(name + "$")]
+        return pa.concat_tables(parts) if parts else None
 
     def _lookup(self, project: str, dataset: str, table: str) -> tuple[str, Any]:
         name = f"{project}.{dataset}.{table}"
@@ -188,6 +273,10 @@ class FakeBigQuery:
     def _get_job(self, query: dict, body: Any, project: str, job_id: str) -> tuple[int, Any]:
         if job_id not in self.job_results:
             return _error(404, "notFound", f"Not found: Job {project}:{job_id}")
+        if job_id in self.loads:
+            load = self.loads[job_id]
+            return 200, {"kind": "bigquery#job", "configuration": load["configuration"], "status": {"state": "DONE"},
+                         "jobReference": {"projectId": project, "jobId": job_id}}
         sent = next((r["body"] for r in self.requests if r["method"] == "POST" and r["body"]
                      and (r["body"].get("jobReference") or {}).get("jobId") == job_id), None)
         return 200, self._job(project, job_id, sent, query.get("location"))

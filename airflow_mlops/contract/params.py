@@ -375,7 +375,8 @@ class BatchPredictOptions(Record):
         True, "also append every prediction to the prediction log (model_role batch), so monitoring sees them")
     destination: str | None = option(
         None, "also copy predictions.parquet there (a path or gs:// prefix, templated, e.g. "
-        "gs://bucket/penguin/scored/{{ ds }}/), with a _SUCCESS marker written last")
+        "gs://bucket/penguin/scored/{{ ds }}/), with a _SUCCESS marker written last; or load it into "
+        "bigquery://project.dataset.table (appended), ?partition={{ ds }}: that day's partition replaced")
 
 
 @dataclass(frozen=True, kw_only=True)

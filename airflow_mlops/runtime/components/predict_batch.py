@@ -12,7 +12,7 @@ time, so memory depends on ``batch_size``, not on the batch. Output ``prediction
 ``predicted_at``. With ``log_predictions`` every row is also appended to the prediction log as a
 record of ``model_role`` ``batch`` (monitoring reads it, the canary analysis leaves it out), once
 all rows are predicted; with ``destination`` the file is copied there and ``_SUCCESS`` written
-after it. A retry reuses the first attempt's prediction time, so it rewrites the same log files.
+after it, or, for ``bigquery://``, loaded into the table (:mod:`airflow_mlops.runtime.ml.bigquery_sink`). A retry reuses the first attempt's prediction time, so it rewrites the same log files.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from airflow_mlops.contract.params import BatchPredictParams
 from airflow_mlops.contract.tasks import REGRESSION
 from airflow_mlops.runtime.components.base import Component, ComponentResult, ExecutionContext, OutputArtifact
 from airflow_mlops.runtime.ml.batch_input import BATCH
+from airflow_mlops.runtime.ml.bigquery_source import SCHEME as BIGQUERY_SCHEME
 from airflow_mlops.runtime.predictions import BATCH_ROLE
 
 #: a progress line at most this often
@@ -194,6 +195,25 @@ def predict_windows(ctx: ExecutionContext, model, batch, out_uri: str, moment: s
     return {"rows": done, "seconds": seconds, "classes": counts}
 
 
+def deliver(ctx: ExecutionContext, out_uri: str, rows: int, version: str, moment: str) -> str:
+    """``predictions.parquet`` to ``destination``: loaded into a BigQuery table, or copied with a
+    ``_SUCCESS`` marker written after it; where it went."""
+    destination = ctx.params.destination
+    if destination.startswith(BIGQUERY_SCHEME):
+        from airflow_mlops.runtime.ml.bigquery_sink import load_parquet
+
+        loaded = load_parquet(destination, out_uri)
+        ctx.log.info("loaded %d rows into BigQuery table %s (job %s)", loaded["rows"], loaded["table"], loaded["job"])
+        return f"{BIGQUERY_SCHEME}{loaded['table']}"
+    copied = join_uri(destination, "predictions.parquet")
+    store = ArtifactStore()
+    with store.open(out_uri) as src, store.open(copied, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    store.write_text(join_uri(destination, "_SUCCESS"), f"{rows} rows, model version {version}, {moment}\n")
+    ctx.log.info("copied to %s", copied)
+    return copied
+
+
 def run(ctx: ExecutionContext) -> ComponentResult:
     params: BatchPredictParams = ctx.params
     batch = ctx.spec.inputs["batch"]
@@ -208,14 +228,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     if log is not None:
         log.publish()
         ctx.log.info("%d predictions appended to the prediction log (%s, model_role %s)", rows, log.dir, BATCH_ROLE)
-    copied = None
-    if params.destination:
-        copied = join_uri(params.destination, "predictions.parquet")
-        store = ArtifactStore()
-        with store.open(out_uri) as src, store.open(copied, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        store.write_text(join_uri(params.destination, "_SUCCESS"), f"{rows} rows, model version {version}, {moment}\n")
-        ctx.log.info("copied to %s", copied)
+    copied = deliver(ctx, out_uri, rows, version, moment) if params.destination else None
 
     rate = round(rows / max(done["seconds"], 1e-9), 1)
     properties = {"rows": rows, "model_version": version, "predicted_at": moment, "logged_to": log.dir if log else None,

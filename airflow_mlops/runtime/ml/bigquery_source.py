@@ -126,7 +126,7 @@ def _reason(exc: Any) -> str:
 
 
 @contextlib.contextmanager
-def _mapped_errors(source: BigQuerySource) -> Iterator[None]:
+def mapped_errors(source: BigQuerySource) -> Iterator[None]:
     """BigQuery's answers as the component's errors: a missing table or a bad query is the data's
     or the configuration's fault (no retry); a server error or a timeout is retried."""
     from google.api_core import exceptions
@@ -134,10 +134,10 @@ def _mapped_errors(source: BigQuerySource) -> Iterator[None]:
     try:
         yield
     except exceptions.NotFound as exc:
-        raise ComponentError(ErrorKind.DATA, f"source {source.uri}: not found in BigQuery: {_reason(exc)}",
+        raise ComponentError(ErrorKind.DATA, f"{source.uri}: not found in BigQuery: {_reason(exc)}",
                              {"source": source.uri}) from None
     except (exceptions.BadRequest, exceptions.Forbidden, exceptions.Unauthorized) as exc:
-        raise ComponentError(ErrorKind.CONFIG, f"source {source.uri}: BigQuery refused it: {_reason(exc)}",
+        raise ComponentError(ErrorKind.CONFIG, f"{source.uri}: BigQuery refused it: {_reason(exc)}",
                              {"source": source.uri}) from None
     except exceptions.GoogleAPICallError as exc:
         raise ConnectionError(f"BigQuery: {exc}") from exc  # an infrastructure error: retried
@@ -147,7 +147,7 @@ def read_table(uri: str):
     """The rows ``uri`` names, as an Arrow table."""
     source = parse(uri)
     bq = client(source.project)
-    with _mapped_errors(source):
+    with mapped_errors(source):
         statement = source.statement()
         if statement is None:
             return bq.list_rows(source.table).to_arrow(create_bqstorage_client=False)
@@ -172,7 +172,7 @@ def fingerprint(uri: str) -> str:
     (no rows read); for a partition or a query, a hash of the rows it returns."""
     source = parse(uri)
     if source.statement() is None:
-        with _mapped_errors(source):
+        with mapped_errors(source):
             table = client(source.project).get_table(source.table)
         return f"{table.etag}:{table.modified.isoformat() if table.modified else ''}:{table.num_rows}"
     import pyarrow as pa

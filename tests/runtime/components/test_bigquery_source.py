@@ -110,3 +110,40 @@ def test_a_batch_to_predict_can_come_from_bigquery(pipeline, first_run, bigquery
     checked = pipeline.run("check_batch", {"source": "bigquery://lake.zoo.penguins_daily?partition_column=day&partition=2026-03-04",
                                            "features": FEATURES, "label": LABEL})
     assert checked.outputs["batch"].properties["rows"] == 172
+
+
+def test_batch_predictions_into_a_day_s_partition_replace_it_and_without_a_partition_append(pipeline, first_run, bigquery):
+    checked = pipeline.run("check_batch", {"source": "bigquery://lake.zoo.penguins_daily?partition_column=day&partition=2026-03-05",
+                                           "features": FEATURES, "label": LABEL})
+    for _ in range(2):  # a re-run of the day (cache off) leaves one set of its scores
+        pipeline.run("predict_batch", {"log_predictions": False, "destination": "bigquery://lake.scores.penguin?partition=2026-03-05"},
+                     {"batch": checked.outputs["batch"]}, cache=False)
+    loaded = bigquery.tables["lake.scores.penguin$20260305"]
+    assert loaded.num_rows == 172 and set(loaded.column("model_version").to_pylist()) == {"1"}
+    assert {"request_id", "prediction", "probability_Adelie", "predicted_at"} <= set(loaded.column_names)
+    load = [r["body"] for r in bigquery.requests if r["path"] == "/upload/bigquery/v2/projects/lake/jobs"][-1]
+    assert load["configuration"]["load"] == {
+        "sourceFormat": "PARQUET", "writeDisposition": "WRITE_TRUNCATE", "timePartitioning": {"type": "DAY"},
+        "destinationTable": {"projectId": "lake", "datasetId": "scores", "tableId": "penguin$20260305"}}
+    for _ in range(2):
+        record = pipeline.run("predict_batch", {"log_predictions": False, "destination": "bigquery://lake.scores.all"},
+                              {"batch": checked.outputs["batch"]}, cache=False)
+    assert bigquery.tables["lake.scores.all"].num_rows == 344
+    assert record.outputs["predictions"].properties["destination"] == "bigquery://lake.scores.all"
+
+
+def test_a_big_file_is_loaded_by_a_resumable_upload(bigquery, tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from airflow_mlops.runtime.ml.bigquery_sink import load_parquet
+
+    rows = 400_000
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": np.random.default_rng(0).random(rows), "y": np.random.default_rng(1).random(rows)}), path)
+    assert path.stat().st_size > 5 * 2**20  # above the client's multipart limit
+    assert load_parquet("bigquery://lake.scores.big", f"file://{path}")["rows"] == rows
+    assert bigquery.tables["lake.scores.big"].num_rows == rows
+    assert any(r["query"].get("uploadType") == "resumable" for r in bigquery.requests)
+    with pytest.raises(ComponentError, match="is not <project>.<dataset>.<table>"):
+        load_parquet("bigquery://lake.big", f"file://{path}")
