@@ -59,6 +59,9 @@ class LoadTest(Record):
     max_error_rate: float = option(0.0, "share of requests that may fail (not 2xx, or no answer)", ge=0, le=1)
     min_qps_ratio: float = option(0.9, "answered requests per second must reach this share of qps", gt=0, le=1)
     concurrency: int = option(32, "requests in flight at most", gt=0)
+    identity_token: bool = option(
+        True, "send the build's service account identity token for the model API's URL (a Cloud Run service "
+        "that requires authentication); false: no Authorization header")
 
 
 @dataclass(frozen=True, kw_only=True)

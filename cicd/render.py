@@ -76,10 +76,14 @@ def build_config(name: str, environment: Environment) -> dict[str, Any]:
         steps.append({"id": "integration", "name": CLOUD_SDK, "waitFor": [last], "entrypoint": "bash",
                       "args": ["-c", f"set -euo pipefail\nsleep 60\n{runs}\n"]})
         last = "integration"
+    api = environment.model_api.rstrip("/")
+    # $$: a shell's $ in a Cloud Build step (Cloud Build substitutes $VAR itself)
+    token = (f'export LOAD_TEST_TOKEN="$$(gcloud auth print-identity-token --audiences={api})"\n'
+             if load.identity_token else "")
     steps.append({
-        "id": "load-test", "name": PYTHON_IMAGE, "waitFor": [last], "entrypoint": "bash",
-        "args": ["-c", "set -euo pipefail\n"
-                       f"python -m cicd load-test --url {environment.model_api.rstrip('/')}/predict --rows {load.rows} "
+        "id": "load-test", "name": CLOUD_SDK, "waitFor": [last], "entrypoint": "bash",
+        "args": ["-c", f"set -euo pipefail\n{token}"
+                       f"python3 -m cicd load-test --url {api}/predict --rows {load.rows} "
                        f"--qps {load.qps:g} --duration {load.duration_seconds:g} --concurrency {load.concurrency} "
                        f"--max-p95-ms {load.max_p95_ms:g} --max-error-rate {load.max_error_rate:g} "
                        f"--min-qps-ratio {load.min_qps_ratio:g}\n"],

@@ -190,6 +190,10 @@ class FakeBigQuery:
         if load.get("sourceFormat") != "PARQUET":
             code, answer = _error(400, "invalid", "the fake BigQuery loads Parquet only")
             return code, answer, {}
+        job_id = (job.get("jobReference") or {}).get("jobId")
+        if job_id in self.loads:
+            code, answer = _error(409, "duplicate", f"Already Exists: Job {project}:{job_id}")
+            return code, answer, {}
         ref = load["destinationTable"]
         name = f"{ref['projectId']}.{ref['datasetId']}.{ref['tableId']}"
         rows = pq.read_table(io.BytesIO(data))
@@ -198,7 +202,7 @@ class FakeBigQuery:
                 rows = pa.concat_tables([self.tables[name], rows])
             self.tables[name] = rows
             self.etags[name] = self.etags.get(name, 0) + 1
-            job_id = (job.get("jobReference") or {}).get("jobId") or f"load_{len(self.requests)}"
+            job_id = job_id or f"load_{len(self.requests)}"
             self.job_results[job_id] = name
             self.loads[job_id] = job
         answer = {"kind": "bigquery#job", "id": f"{project}:{job_id}", "configuration": job["configuration"],
@@ -299,4 +303,4 @@ def _schema(table: Any) -> dict[str, Any]:
 
 def _error(code: int, reason: str, message: str) -> tuple[int, Any]:
     return code, {"error": {"code": code, "message": message, "errors": [{"reason": reason, "message": message}],
-                            "status": {404: "NOT_FOUND", 400: "INVALID_ARGUMENT"}.get(code, "UNKNOWN")}}
+                            "status": {404: "NOT_FOUND", 400: "INVALID_ARGUMENT", 409: "ALREADY_EXISTS"}.get(code, "UNKNOWN")}}

@@ -352,12 +352,12 @@ class BatchInputOptions(FormatParam):
 
     source: str | None = option(
         None, "the rows to predict: a file, directory or gs:// prefix, or a glob, of CSV or Parquet; templated, e.g. "
-        "gs://bucket/penguin/to_score/{{ ds }}/ (default .mlops/batch/<pipeline>/{{ ds }})")
+        "gs://bucket/penguin/to_score/{{ ds }}/, or bigquery://... (default .mlops/batch/<pipeline>)")
     keep_columns: tuple[str, ...] = option(
         (), "input columns copied to every output row as they are (an id to join the predictions back)")
     request_id_column: str | None = option(
         None, "a column whose value is each row's request_id in the prediction log, so labels that arrive later "
-        "(feedback) join it (default: <run>-<row number>)")
+        "(feedback) join it (default: batch-<the checked batch's fingerprint>-<row number>)")
     skew: DriftThresholds = option(
         doc="skew of the batch against the champion's training data (the thresholds of validation.drift; on_drift: "
         "fail stops the batch on any skew)", factory=DriftThresholds)

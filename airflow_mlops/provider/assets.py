@@ -43,11 +43,21 @@ def batch_source(context: Mapping[str, Any], default: str) -> str:
         named = str((event.extra or {}).get("source") or "").strip()
         if named:
             return named
+    if not default:
+        from airflow_mlops.provider.compat import AirflowFailException
+
+        raise AirflowFailException("no source to predict: give one in the trigger form (source) or in the input Asset "
+                                   "event's extra, or set batch_prediction.source")
+    return render_with_ds(context, default)
+
+
+def render_with_ds(context: Mapping[str, Any], template: str) -> str:
+    """``template`` rendered in the task's context; a run without a logical date (manual,
+    asset-triggered), which has no ``ds``, gets the day it was due (``run_after``)."""
     if context.get("ds") is None and context.get("dag_run") is not None:
-        # a manual run has no logical date, so no ds: the day it was triggered, as a scheduled run's would be
         day = context["dag_run"].run_after
         context = {**context, "ds": day.strftime("%Y-%m-%d"), "ds_nodash": day.strftime("%Y%m%d")}
-    return context["task"].render_template(default, context)
+    return context["task"].render_template(template, context)
 
 
 def run_reason(pipeline: str, run_type: str, events: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:

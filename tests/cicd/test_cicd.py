@@ -46,6 +46,7 @@ def test_each_environment_builds_tests_syncs_points_to_its_image_and_load_tests(
     if environment.integration_run:
         assert f"{environment.composer_environment} --location {environment.region} --project {environment.project} dags test -- penguin_training" in build["integration"]["args"][1]
     load = build["load-test"]["args"][1]
+    assert f'export LOAD_TEST_TOKEN="$$(gcloud auth print-identity-token --audiences={environment.model_api})"' in load
     assert f"--url {environment.model_api}/predict" in load
     assert f"--qps {environment.load_test.qps:g} " in load and f"--max-p95-ms {environment.load_test.max_p95_ms:g} " in load
     assert order[-1] == "load-test" and build["load-test"]["waitFor"] == [order[-2]]

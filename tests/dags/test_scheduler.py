@@ -181,3 +181,48 @@ def test_a_remote_step_is_deferred_while_its_pod_runs_and_a_kill_deletes_the_pod
         time.sleep(1)
     held_container = next(c for c in cloud.runner.containers if pod["metadata"]["name"] in c.name)
     assert held_container.poll() is not None  # the process is gone with the pod
+
+
+def test_an_input_asset_event_naming_files_starts_a_batch_prediction_of_them(airflow_services, tmp_path):
+    """What the README shows: a POST of an event of penguin_batch_input (REST API) whose extra names
+    the files; the scheduler starts penguin_batch_prediction, which predicts those files with the champion."""
+    import csv
+
+    env, paths = airflow_services
+    dag_id = "penguin_batch_prediction"
+    source = next((REPO / ".venv-runtime").glob("lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"))
+    with source.open() as f:
+        rows = [{k: v for k, v in r.items() if k != "species"} for r in csv.DictReader(f)][:120]
+    to_score = tmp_path / "to_score.csv"
+    with to_score.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    airflow_cli(env, "dags", "unpause", dag_id)
+    base, token = f"http://127.0.0.1:{paths['api_port']}/api/v2", api_token(env, paths["api_port"])
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(base + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    (asset,) = [a for a in call("GET", "/assets?name_pattern=penguin_batch_input")["assets"] if a["name"] == "penguin_batch_input"]
+    assert asset["uri"] == "mlops://penguin/batch_input"
+    call("POST", "/assets/events", {"asset_id": asset["id"], "extra": {"source": str(to_score)}})
+    deadline = time.monotonic() + 600
+    while True:
+        runs = cli_json(airflow_cli(env, "dags", "list-runs", dag_id, "-o", "json"))
+        if runs and runs[0]["state"] in ("success", "failed"):
+            break
+        assert time.monotonic() < deadline, f"no finished batch prediction run: {runs}"
+        time.sleep(5)
+    (run,) = runs
+    assert run["run_id"].startswith("asset_triggered__") and run["state"] == "success", run
+    root = Path(paths["artifact_root"].removeprefix("file://"))
+    (record,) = [json.loads(p.read_text()) for p in root.glob("penguin/predict_batch/*/execution.json")]
+    predictions = record["outputs"]["predictions"]["properties"]
+    assert predictions["rows"] == len(rows) and predictions["model_version"] == registry_champion(paths["tracking_uri"])
+    (checked,) = [json.loads(p.read_text()) for p in root.glob("penguin/check_batch/*/execution.json")]
+    assert checked["outputs"]["batch"]["properties"]["files"] == [f"file://{to_score}"]

@@ -9,8 +9,8 @@ from airflow.sdk import DAG, Param
 
 from airflow_mlops.contract.config import PipelineConfig
 from airflow_mlops.contract.params import BatchCheckParams, BatchInputOptions, BatchPredictOptions, BatchPredictParams
-from airflow_mlops.provider.assets import batch_input_asset, batch_predictions_asset, batch_source
-from airflow_mlops.provider.factory.launch import step
+from airflow_mlops.provider.assets import batch_input_asset, batch_predictions_asset, batch_source, render_with_ds
+from airflow_mlops.provider.factory.launch import check_runtime, step
 from airflow_mlops.provider.factory.training import as_config, component_defaults, dag_defaults, options
 from airflow_mlops.provider.operators import CheckBatchOperator, PredictBatchOperator
 
@@ -34,7 +34,12 @@ def batch_prediction_dag(config: PipelineConfig | str | Path) -> DAG:
     config = as_config(config)
     common = component_defaults(config)
     batch = config.batch_prediction
-    source, inputs, outputs = config.batch_source_uri, batch_input_asset(config.name), batch_predictions_asset(config.name)
+    remote = config.runtime.for_step("check_batch").remote
+    if batch.source is not None:
+        check_runtime(config, {"check_batch": [("batch_prediction.source", config.batch_source_uri)]})
+    # no default folder on this machine for a step that runs elsewhere: each run names its source
+    source = "" if batch.source is None and remote else config.batch_source_uri
+    inputs, outputs = batch_input_asset(config.name), batch_predictions_asset(config.name)
     with DAG(
         dag_id=f"{config.name}_batch_prediction",
         description=f"Batch prediction with the {config.name} champion",
@@ -43,12 +48,13 @@ def batch_prediction_dag(config: PipelineConfig | str | Path) -> DAG:
         tags=["mlops", config.name, "batch prediction"],
         params={
             "source": Param(None, type=["null", "string"], title="Rows to predict",
-                            description=f"A file, directory, glob or gs:// prefix of CSV or Parquet (default: {source})."),
+                            description="A file, directory, glob or gs:// prefix of CSV or Parquet, or bigquery://... "
+                            f"(default: {source or 'none: batch_prediction.source is not set'})."),
             "cache": Param(True, type="boolean", title="Use the cache",
                            description="The same files checked against the same champion are not read and predicted again."),
         },
         doc_md=(
-            f"### {config.name} batch prediction\n\nThe rows in `{source}` (or the trigger form's `source`, or the "
+            f"### {config.name} batch prediction\n\nThe rows in `{source or '(a source given per run)'}` (or the trigger form's `source`, or the "
             f"`source` in the extra of an event of the Asset `{inputs.uri}`) are checked against the champion's schema and "
             "training statistics; the champion then predicts them in windows of "
             f"{batch.batch_size} rows into `predictions.parquet`"
@@ -61,16 +67,17 @@ def batch_prediction_dag(config: PipelineConfig | str | Path) -> DAG:
     ) as dag:
 
         @task(task_id="input", inlets=[inputs])
-        def choose_input(**context: Any) -> str:
-            """What to predict: the trigger form's source, an input Asset event's, or the YAML's
-            (rendered, so ``{{ ds }}`` is the run's date)."""
-            return batch_source(context, source)
+        def choose_input(**context: Any) -> dict[str, str | None]:
+            """What to predict (the trigger form's source, an input Asset event's, or the YAML's) and
+            where the predictions go, rendered with ``{{ ds }}`` the run's date (or the day it ran)."""
+            return {"source": batch_source(context, source),
+                    "destination": render_with_ds(context, batch.destination) if batch.destination else None}
 
         chosen = choose_input()
         check = CheckBatchOperator(
             **step(config, "check_batch"),
             component_params=BatchCheckParams(
-                **{**options(batch, BatchInputOptions), "source": "{{ ti.xcom_pull(task_ids='input') }}"},
+                **{**options(batch, BatchInputOptions), "source": "{{ ti.xcom_pull(task_ids='input')['source'] }}"},
                 features=config.feature_types(), label=config.label,
             ),
             beam_pipeline_args=list(config.validation.beam_pipeline_args),
@@ -80,7 +87,10 @@ def batch_prediction_dag(config: PipelineConfig | str | Path) -> DAG:
         predict = PredictBatchOperator(
             **step(config, "predict_batch"),
             batch=check.artifact("batch"),
-            component_params=BatchPredictParams(**options(batch, BatchPredictOptions), task=config.task),
+            component_params=BatchPredictParams(**{
+                **options(batch, BatchPredictOptions),
+                **({"destination": "{{ ti.xcom_pull(task_ids='input')['destination'] }}"} if batch.destination else {}),
+            }, task=config.task),
             outlets=[outputs],
             doc_md="The champion the batch was checked against predicts it, window by window.",
             **common,

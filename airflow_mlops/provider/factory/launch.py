@@ -40,8 +40,11 @@ def resolve_runtime_image(config: PipelineConfig) -> str | None:
     return machine_setting("MLOPS_RUNTIME_IMAGE", "runtime_image", config.runtime.image or "") or None
 
 
-def check_runtime(config: PipelineConfig) -> None:
-    """Raise :class:`PipelineConfigError` (field paths) for launchers that cannot work as configured."""
+def check_runtime(config: PipelineConfig, more_inputs: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    """Raise :class:`PipelineConfigError` (field paths) for launchers that cannot work as configured.
+
+    :param more_inputs: what the steps of one DAG read besides :func:`step_inputs` (the batch
+        prediction's source: checked for that DAG only)."""
     problems = runtime_problems(
         config.runtime,
         image=resolve_runtime_image(config),
@@ -49,7 +52,7 @@ def check_runtime(config: PipelineConfig) -> None:
         tracking_uri=None if config.registry.mlflow_conn_id else resolve_tracking_uri(config),
         registry_steps=REGISTRY_STEPS,
         gpus={"train": config.training.gpus, "tune": config.training.gpus},
-        step_inputs=step_inputs(config),
+        step_inputs={**step_inputs(config), **(more_inputs or {})},
     )
     if problems:
         raise PipelineConfigError(config.config_path, problems)
@@ -62,7 +65,6 @@ def step_inputs(config: PipelineConfig) -> dict[str, list[tuple[str, str]]]:
         "ingest": [("data.source", uri) for uri in sources],
         "validate": [("validation.schema", config.schema_uri)],
         "ingest_batch": [("monitoring.landing", config.landing_uri)],
-        "check_batch": [("batch_prediction.source", config.batch_source_uri)],
     }
 
 

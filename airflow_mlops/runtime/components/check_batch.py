@@ -54,6 +54,10 @@ def champion(spec: ComponentSpec) -> dict[str, Any]:
     return tags
 
 
+def champion_schema_uri(tags: dict[str, Any]) -> str:
+    return f"{tags['schema_uri']}/schema.pbtxt"
+
+
 def external_fingerprint(spec: ComponentSpec) -> str:
     """The input files' content and the champion version: a new file, or a promotion, is a cache miss."""
     from airflow_mlops.runtime.components.ingest import add_source, resolve_source
@@ -65,14 +69,16 @@ def external_fingerprint(spec: ComponentSpec) -> str:
 
 
 def kept_columns(params: BatchCheckParams) -> list[str]:
+    """The columns the batch carries besides the features: ``keep_columns`` and the request-id column."""
     keep = list(dict.fromkeys(params.keep_columns))
     if params.request_id_column and params.request_id_column not in keep:
         keep.append(params.request_id_column)
     return [c for c in keep if c not in params.features]
 
 
-def write_batch(ctx: ExecutionContext, params: BatchCheckParams, uri: str) -> tuple[list[str], dict[str, int]]:
-    """Every input file, conformed, appended to ``batch.parquet``; the files and the rows of each."""
+def write_batch(ctx: ExecutionContext, params: BatchCheckParams, uri: str, codes: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Every input file, conformed, appended to ``batch.parquet``; the files and the rows of each.
+    ``codes``: the categorical features the champion's schema holds as integers."""
     import pyarrow.parquet as pq
 
     from airflow_mlops.runtime.components.ingest import read_file, resolve_source
@@ -86,7 +92,7 @@ def write_batch(ctx: ExecutionContext, params: BatchCheckParams, uri: str) -> tu
         writer = None
         try:
             for file in files:
-                table = conform(read_file(file, params.format), file, params.features, keep)
+                table = conform(read_file(file, params.format, tuple(keep)), file, params.features, keep, codes)
                 rows[file] = table.num_rows
                 ctx.log.info("%s: %d rows", file, table.num_rows)
                 writer = writer or pq.ParquetWriter(sink, table.schema)
@@ -119,7 +125,7 @@ def findings(ctx: ExecutionContext, params: BatchCheckParams, batch: ArtifactRef
     ctx.log.info("computing statistics of the batch on Beam (%s)", " ".join(beam_args or []))
     jobs = generate_statistics({BATCH: split_uri(batch, BATCH)}, {BATCH: stats_uri}, beam_args, list(params.features))
     stats = {BATCH: load_statistics(stats_uri)}
-    schema_file = f"{tags['schema_uri']}/schema.pbtxt"
+    schema_file = champion_schema_uri(tags)
     schema = with_drift_thresholds(serving_schema(read_schema(schema_file), params.features), params.features,
                                    params.skew.jensen_shannon, params.skew.l_infinity)
     anomalies = sorted(schema_anomalies(stats, schema) + range_anomalies(batch, stats, schema), key=lambda a: (a.column, a.short))
@@ -181,8 +187,12 @@ def run(ctx: ExecutionContext) -> ComponentResult:
         raise ComponentError(ErrorKind.CONFIG, "batch prediction: no source: set batch_prediction.source or give one in the trigger form")
     tags = champion(ctx.spec)
     ctx.log.info("checking against champion version %s", tags["version"])
+    from airflow_mlops.runtime.ml.batch_input import int_categories
+    from airflow_mlops.runtime.ml.data_validation import read_schema
+
     batch_uri = ctx.output_uri("batch")
-    files, rows = write_batch(ctx, params, f"{batch_uri}/{BATCH}.parquet")
+    codes = int_categories(read_schema(champion_schema_uri(tags)), params.features)
+    files, rows = write_batch(ctx, params, f"{batch_uri}/{BATCH}.parquet", codes)
     batch = ArtifactRef(name="batch", type="BatchExamples", uri=batch_uri, producer="check_batch", fingerprint="", execution_uri="")
     batch_stats, baseline_stats, found, jobs = findings(ctx, params, batch, tags)
 
@@ -196,7 +206,7 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     total = sum(rows.values())
     properties = {
         "rows": total, "files": files, "source": params.source, "model_version": tags["version"],
-        "features": dict(params.features), "keep_columns": kept_columns(params),
+        "features": dict(params.features), "keep_columns": list(dict.fromkeys(params.keep_columns)),
         "request_id_column": params.request_id_column, "skewed_columns": found.drifted, "report": report_uri,
     }
     return ComponentResult(

@@ -269,9 +269,9 @@ def _hash_file(digest: Any, uri: str) -> None:
             digest.update(block)
 
 
-def read_file(uri: str, fmt: str):
+def read_file(uri: str, fmt: str, text_columns: tuple[str, ...] = ()):
     """One data file (or ``python://`` source) as a DataFrame, or a data error that names the file
-    and the problem."""
+    and the problem; a CSV's ``text_columns`` are read as written (ids: ``007`` stays ``'007'``)."""
     import fsspec
     import pandas as pd
     import pyarrow as pa
@@ -292,7 +292,7 @@ def read_file(uri: str, fmt: str):
             if fmt == "parquet":
                 return pq.read_table(f).to_pandas()
             data = f.read()
-        return _read_csv(data, uri)
+        return _read_csv(data, uri, text_columns)
     except pd.errors.EmptyDataError:
         raise _data_error(f"file is empty (no header, no rows): {uri}", file=uri) from None
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid) as exc:
@@ -300,7 +300,7 @@ def read_file(uri: str, fmt: str):
         raise _data_error(f"could not parse {fmt.upper()} file {uri}: {reason}", file=uri, reason=reason) from None
 
 
-def _read_csv(data: bytes, uri: str):
+def _read_csv(data: bytes, uri: str, text_columns: tuple[str, ...] = ()):
     """A sound comma-separated UTF-8 table as a DataFrame, else a data error saying what is wrong
     with it (see :mod:`~airflow_mlops.runtime.ml.csv_checks`). Arrow reads it when it gives what
     pandas would (:mod:`~airflow_mlops.runtime.ml.csv_reader`), several times faster; else (a
@@ -309,14 +309,14 @@ def _read_csv(data: bytes, uri: str):
     import pandas as pd
 
     problem = head_problem(data)
-    frame = None if problem else arrow_frame(data)
+    frame = None if problem else arrow_frame(data, text_columns)
     if frame is not None:
         return frame
     problem = problem or table_problem(data)
     if problem:
         raise _data_error(f"{uri} {problem}" if problem.startswith(("is ", "has ", "ends ")) else f"{uri}: {problem}",
                           file=uri, reason=problem)
-    return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=dict.fromkeys(text_columns, str) or None)
 
 
 def row_hashes(frame, columns: list[str]):

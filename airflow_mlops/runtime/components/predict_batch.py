@@ -17,7 +17,10 @@ after it, or, for ``bigquery://``, loaded into the table (:mod:`airflow_mlops.ru
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -49,15 +52,13 @@ def prediction_time(ctx: ExecutionContext) -> str:
     return moment
 
 
-def load_version(ctx: ExecutionContext, version: str, task: str):
-    import tempfile
-
+def load_version(ctx: ExecutionContext, version: str, task: str, cache_dir: str):
     from airflow_mlops.runtime.ml.model_registry import Registry
     from airflow_mlops.runtime.serving.models import ModelCache, NotServable
 
     registry = Registry.from_spec(ctx.spec)
     try:
-        return ModelCache(registry, tempfile.mkdtemp(prefix="predict-batch-"), task=task).get(version)
+        return ModelCache(registry, cache_dir, task=task).get(version)
     except NotServable as exc:
         raise ComponentError(ErrorKind.CONFIG, f"batch prediction: {exc}") from None
 
@@ -68,13 +69,15 @@ def model_inputs(window, features: Mapping[str, str]) -> dict[str, Any]:
     import numpy as np
     import pyarrow.compute as pc
 
+    from airflow_mlops.runtime.ml.batch_input import categorical_text
+
     inputs = {}
     for name, kind in features.items():
         column = window.column(name)
         if kind == "numeric":
             values = column.to_numpy(zero_copy_only=False).astype("float32")
-        else:
-            values = np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=object)
+        else:  # text; integer codes as their digits, as transform named them
+            values = np.asarray(pc.fill_null(categorical_text(column), "").to_numpy(zero_copy_only=False), dtype=object)
         inputs[name] = values.reshape(-1, 1)
     return inputs
 
@@ -108,7 +111,9 @@ def request_ids(window, props: Mapping[str, Any], prefix: str, first_row: int):
     generated = np.char.add(f"{prefix}-", np.arange(first_row, first_row + window.num_rows).astype(str)).astype(object)
     if not column:
         return generated
-    given = window.column(column).to_numpy(zero_copy_only=False)
+    from airflow_mlops.runtime.ml.batch_input import categorical_text
+
+    given = categorical_text(window.column(column)).to_numpy(zero_copy_only=False)  # a numeric id as its digits
     return np.where([v is None for v in given], generated, given)
 
 
@@ -202,7 +207,9 @@ def deliver(ctx: ExecutionContext, out_uri: str, rows: int, version: str, moment
     if destination.startswith(BIGQUERY_SCHEME):
         from airflow_mlops.runtime.ml.bigquery_sink import load_parquet
 
-        loaded = load_parquet(destination, out_uri)
+        # one job id per execution and prediction time: a retry finds its load, a new run loads again
+        job_id = f"airflow_mlops_{ctx.spec.pipeline}_{os.path.basename(ctx.scratch_dir.rstrip('/'))[:40]}_{moment}"
+        loaded = load_parquet(destination, out_uri, re.sub(r"[^A-Za-z0-9_-]", "_", job_id))
         ctx.log.info("loaded %d rows into BigQuery table %s (job %s)", loaded["rows"], loaded["table"], loaded["job"])
         return f"{BIGQUERY_SCHEME}{loaded['table']}"
     copied = join_uri(destination, "predictions.parquet")
@@ -218,12 +225,13 @@ def run(ctx: ExecutionContext) -> ComponentResult:
     params: BatchPredictParams = ctx.params
     batch = ctx.spec.inputs["batch"]
     version = str(batch.properties["model_version"])
-    model = load_version(ctx, version, params.task)
-    ctx.log.info("champion version %s loaded (%s, %s)", version, model.task, "graph" if model.compiled is not None else "eager")
-    moment = prediction_time(ctx)
-    log = PendingLog(ctx, moment, f"batch-{batch.fingerprint[:12]}") if params.log_predictions else None
-    out_uri = ctx.output_uri("predictions", "predictions.parquet")
-    done = predict_windows(ctx, model, batch, out_uri, moment, log)
+    with tempfile.TemporaryDirectory(prefix="predict-batch-") as models:  # the version's files, removed after
+        model = load_version(ctx, version, params.task, models)
+        ctx.log.info("champion version %s loaded (%s, %s)", version, model.task, "graph" if model.compiled is not None else "eager")
+        moment = prediction_time(ctx)
+        log = PendingLog(ctx, moment, f"batch-{batch.fingerprint[:12]}") if params.log_predictions else None
+        out_uri = ctx.output_uri("predictions", "predictions.parquet")
+        done = predict_windows(ctx, model, batch, out_uri, moment, log)
     rows = done["rows"]
     if log is not None:
         log.publish()

@@ -44,9 +44,11 @@ def categorical_text(column):
     return column.cast(pa.string())
 
 
-def conform(frame, uri: str, features: Mapping[str, str], keep: Sequence[str]):
+def conform(frame, uri: str, features: Mapping[str, str], keep: Sequence[str], int_categories: Sequence[str] = ()):
     """The columns of one input file that the batch keeps, as an Arrow table of a fixed schema:
-    every feature (numbers float64, categories text) then the kept columns (as text).
+    every feature (numbers float64, categories text; ``int_categories``, categories the
+    champion's schema holds as integer codes, int64 when every value is one) then the kept
+    columns (as text).
 
     :raises ComponentError: a missing feature or kept column, or text in a numeric feature (with
         the rows and a few of the values)."""
@@ -72,6 +74,8 @@ def conform(frame, uri: str, features: Mapping[str, str], keep: Sequence[str]):
                     file=uri, column=name, rows=count, examples=list(examples))
             # NaN (a blank cell) becomes null, as ingest stores it
             arrays.append(pa.array(pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64"), pa.float64(), from_pandas=True))
+        elif name in int_categories and (codes := integer_codes(values)) is not None:
+            arrays.append(codes)
         else:
             arrays.append(text_column(values))
         names.append(name)
@@ -80,6 +84,26 @@ def conform(frame, uri: str, features: Mapping[str, str], keep: Sequence[str]):
             arrays.append(text_column(frame[name]))
             names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def integer_codes(values):
+    """A column of whole numbers (missing allowed) as Arrow int64, else ``None``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    present = values.notna().to_numpy()
+    if numbers[present].isna().any() or not np.all(np.mod(numbers[present].to_numpy(dtype="float64"), 1) == 0):
+        return None
+    return pa.array(numbers.astype("Int64"), pa.int64(), from_pandas=True)
+
+
+def int_categories(schema, features: Mapping[str, str]) -> list[str]:
+    """The categorical features the schema types INT (integer codes)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return [f.name for f in schema.feature if features.get(f.name) == "categorical" and f.type == schema_pb2.INT]
 
 
 def text_column(values):

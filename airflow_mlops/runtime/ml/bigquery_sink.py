@@ -6,6 +6,7 @@ by day (created so when missing), so a re-run or a backfill of a day leaves one 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,9 +38,13 @@ def parse_destination(uri: str) -> tuple[str, str, str | None]:
     return where.split(".", 1)[0], where, partition
 
 
-def load_parquet(destination: str, parquet_uri: str) -> dict[str, Any]:
+def load_parquet(destination: str, parquet_uri: str, job_id: str | None = None) -> dict[str, Any]:
     """Load ``parquet_uri`` into ``destination``; the table (with its partition decorator), the
-    rows loaded and the load job's id."""
+    rows loaded and the load job's id.
+
+    :param job_id: the same for every attempt of one load: a retry after a load that went through
+        (its answer lost) finds the job instead of appending the rows again."""
+    from google.api_core.exceptions import Conflict
     from google.cloud import bigquery
 
     from airflow_mlops.runtime.ml.bigquery_source import BigQuerySource
@@ -51,7 +56,11 @@ def load_parquet(destination: str, parquet_uri: str) -> dict[str, Any]:
         write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE if partition else bigquery.WriteDisposition.WRITE_APPEND,
         time_partitioning=bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY) if partition else None,
     )
-    with mapped_errors(BigQuerySource(destination, project)), ArtifactStore().open(parquet_uri) as data:
-        job = client(project).load_table_from_file(data, target, job_config=config, rewind=True)
+    with (contextlib.closing(client(project)) as bq, mapped_errors(BigQuerySource(destination, project)),
+          ArtifactStore().open(parquet_uri) as data):
+        try:
+            job = bq.load_table_from_file(data, target, job_config=config, rewind=True, job_id=job_id)
+        except Conflict:  # this load was submitted by an earlier attempt
+            job = bq.get_job(job_id)
         job.result()
     return {"table": target, "rows": int(job.output_rows or 0), "job": job.job_id}

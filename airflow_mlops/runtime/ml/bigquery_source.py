@@ -118,6 +118,15 @@ def client(project: str):
     return bigquery.Client(project=project)
 
 
+#: 403 reasons that pass with time (https://cloud.google.com/bigquery/docs/error-messages)
+RETRIED_REASONS = frozenset({"rateLimitExceeded", "quotaExceeded", "backendError"})
+
+
+def _reason_code(exc: Any) -> str:
+    errors = getattr(exc, "errors", None) or []
+    return str(errors[0].get("reason", "")) if errors and isinstance(errors[0], dict) else ""
+
+
 def _reason(exc: Any) -> str:
     """BigQuery's own words (the exception's message starts with the request's URL)."""
     errors = getattr(exc, "errors", None) or []
@@ -133,10 +142,15 @@ def mapped_errors(source: BigQuerySource) -> Iterator[None]:
 
     try:
         yield
+    except exceptions.Forbidden as exc:
+        if _reason_code(exc) in RETRIED_REASONS:
+            raise ConnectionError(f"BigQuery: {_reason(exc)}") from exc  # a rate or quota limit: retried
+        raise ComponentError(ErrorKind.CONFIG, f"{source.uri}: BigQuery refused it: {_reason(exc)}",
+                             {"source": source.uri}) from None
     except exceptions.NotFound as exc:
         raise ComponentError(ErrorKind.DATA, f"{source.uri}: not found in BigQuery: {_reason(exc)}",
                              {"source": source.uri}) from None
-    except (exceptions.BadRequest, exceptions.Forbidden, exceptions.Unauthorized) as exc:
+    except (exceptions.BadRequest, exceptions.Unauthorized) as exc:
         raise ComponentError(ErrorKind.CONFIG, f"{source.uri}: BigQuery refused it: {_reason(exc)}",
                              {"source": source.uri}) from None
     except exceptions.GoogleAPICallError as exc:
@@ -146,8 +160,7 @@ def mapped_errors(source: BigQuerySource) -> Iterator[None]:
 def read_table(uri: str):
     """The rows ``uri`` names, as an Arrow table."""
     source = parse(uri)
-    bq = client(source.project)
-    with mapped_errors(source):
+    with contextlib.closing(client(source.project)) as bq, mapped_errors(source):
         statement = source.statement()
         if statement is None:
             return bq.list_rows(source.table).to_arrow(create_bqstorage_client=False)
@@ -172,8 +185,8 @@ def fingerprint(uri: str) -> str:
     (no rows read); for a partition or a query, a hash of the rows it returns."""
     source = parse(uri)
     if source.statement() is None:
-        with mapped_errors(source):
-            table = client(source.project).get_table(source.table)
+        with contextlib.closing(client(source.project)) as bq, mapped_errors(source):
+            table = bq.get_table(source.table)
         return f"{table.etag}:{table.modified.isoformat() if table.modified else ''}:{table.num_rows}"
     import pyarrow as pa
 

@@ -16,8 +16,9 @@ import io
 from typing import Any
 
 
-def arrow_frame(data: bytes) -> Any | None:
-    """``data`` (a UTF-8 CSV table with a header) as pandas would read it, or ``None``."""
+def arrow_frame(data: bytes, text_columns: tuple[str, ...] = ()) -> Any | None:
+    """``data`` (a UTF-8 CSV table with a header) as pandas would read it, or ``None``;
+    ``text_columns`` are kept as written (an id ``007`` stays ``'007'``)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -27,7 +28,8 @@ def arrow_frame(data: bytes) -> Any | None:
         table = pacsv.read_csv(
             io.BytesIO(data),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(null_values=sorted(STR_NA_VALUES), strings_can_be_null=True),
+            convert_options=pacsv.ConvertOptions(null_values=sorted(STR_NA_VALUES), strings_can_be_null=True,
+                                                 column_types={c: pa.string() for c in text_columns}),
         )
     except (pa.ArrowException, ValueError):
         return None

@@ -131,11 +131,12 @@ def test_the_batch_prediction_dag_checks_then_predicts_with_the_yaml_s_options(t
     assert dag.get_task("input").downstream_task_ids == {"check_batch"} and check.downstream_task_ids == {"predict_batch"}
     assert predict.inputs["batch"].task_id == "check_batch"
     checked = BatchCheckParams.from_dict(check.component_params)
-    assert checked.source == "{{ ti.xcom_pull(task_ids='input') }}"
+    assert checked.source == "{{ ti.xcom_pull(task_ids='input')['source'] }}"
     assert (checked.keep_columns, checked.request_id_column, checked.skew.on_drift) == (("id",), "id", "fail")
     assert checked.features == {"a": "numeric", "b": "categorical"} and checked.label == "y"
     predicted = BatchPredictParams.from_dict(predict.component_params)
-    assert (predicted.batch_size, predicted.destination, predicted.log_predictions) == (1000, "gs://bucket/scored/{{ ds }}/", True)
+    assert (predicted.batch_size, predicted.log_predictions) == (1000, True)
+    assert predicted.destination == "{{ ti.xcom_pull(task_ids='input')['destination'] }}"
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
     assert [o.uri for o in predict.outlets] == ["mlops://p/batch_predictions"]
     assert "to_score/{{ ds }}" in dag.doc_md and str(tmp_path) in dag.doc_md
@@ -184,3 +185,37 @@ def test_what_a_batch_run_predicts_form_then_asset_event_then_the_yaml(tmp_path)
     assert batch_source({**base, "triggering_asset_events": events}, default) == "gs://b/new.csv"
     assert batch_source({**base, "ds": "2026-01-02"}, default) == "file:///data/2026-01-02/"
     assert batch_source(base, default) == "file:///data/2026-03-04/"  # a manual run: no ds, the day it ran
+    from airflow_mlops.provider.assets import render_with_ds
+
+    assert render_with_ds(base, "bigquery://p.d.scores?partition={{ ds }}") == "bigquery://p.d.scores?partition=2026-03-04"
+
+
+REMOTE = """
+artifact_root: gs://bucket/mlops
+registry: {tracking_uri: "https://mlflow.example"}
+runtime: {launcher: kubernetes, image: "europe-docker.pkg.dev/p/r/runtime:1"}
+monitoring: {landing: gs://bucket/landing}
+validation: {schema: gs://bucket/schema.pbtxt}
+"""
+
+
+def test_on_a_remote_launcher_the_batch_source_must_be_in_a_bucket_and_only_the_batch_dag_says_so(tmp_path):
+    from airflow_mlops.contract.config.loader import PipelineConfigError
+    from airflow_mlops.provider.assets import batch_source
+    from airflow_mlops.provider.compat import AirflowFailException
+    from airflow_mlops.provider.factory import batch_prediction_dag
+
+    remote = BASE.replace("data.csv", "gs://bucket/data.csv") + textwrap.dedent(REMOTE)
+    path = config(tmp_path)
+    path.write_text(remote + "batch_prediction: {source: to_score/}\n")
+    with pytest.raises(PipelineConfigError) as caught:
+        batch_prediction_dag(path)
+    assert "batch_prediction.source: file://" in str(caught.value) and "check_batch on kubernetes cannot read" in str(caught.value)
+    assert training_dag(path).dag_id == "p_training"  # the other DAGs of the pipeline still load
+
+    path.write_text(remote)  # no source in the YAML: each run must name one
+    dag = batch_prediction_dag(path)
+    with pytest.raises(AirflowFailException, match="no source to predict"):
+        batch_source({"task": dag.get_task("input"), "params": {"source": None}}, "")
+    path.write_text(remote + "batch_prediction: {source: 'gs://bucket/to_score/{{ ds }}/'}\n")
+    assert batch_prediction_dag(path).get_task("check_batch").launcher == "kubernetes"

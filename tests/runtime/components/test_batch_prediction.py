@@ -73,7 +73,7 @@ def test_the_champion_predicts_every_row_as_the_server_would(pipeline, first_run
     class Ctx:
         spec = pipeline.spec("predict_batch", {})
 
-    served = load_version(Ctx, "1", "classification").answers(
+    served = load_version(Ctx, "1", "classification", str(tmp_path / "models")).answers(
         [{k: (None if pd.isna(v) else v) for k, v in r.items() if k in FEATURES} for r in rows.to_dict("records")])
     assert list(out["prediction"]) == [a["prediction"] for a in served]
     for cls in served[0]["probabilities"]:
@@ -84,6 +84,35 @@ def test_the_champion_predicts_every_row_as_the_server_would(pipeline, first_run
     first = log.set_index("request_id").loc["p0000"]
     assert first["island"] == rows.loc[0, "island"] and first["bill_length_mm"] == pytest.approx(rows.loc[0, "bill_length_mm"])
     assert first["prediction"] == out.loc[0, "prediction"]
+
+
+def test_kept_columns_stay_as_written_and_a_numeric_id_becomes_the_request_id(pipeline, first_run, rows, tmp_path):
+    import pyarrow.parquet as pq
+
+    frame = rows.dropna().iloc[:30].assign(code=[f"{i:03d}" for i in range(30)], number=range(1000, 1030))
+    checked = check(pipeline, write(tmp_path, "ids.csv", frame), keep_columns=["code", "island"], request_id_column="number")
+    predicted = predict(pipeline, checked, log_predictions=False)
+    out = pq.read_table(f"{predicted.outputs['predictions'].uri.removeprefix('file://')}/predictions.parquet").to_pandas()
+    assert list(out["code"]) == [f"{i:03d}" for i in range(30)]  # 007 stays 007
+    assert list(out["island"]) == list(frame["island"])  # a feature kept too
+    assert list(out["request_id"]) == [str(n) for n in range(1000, 1030)]
+
+
+def test_integer_coded_categories_are_kept_as_the_schema_types_them():
+    import pandas as pd
+    import pyarrow as pa
+
+    from airflow_mlops.runtime.components.predict_batch import model_inputs
+    from airflow_mlops.runtime.ml.batch_input import conform
+
+    frame = pd.DataFrame({"zone": [3, None, 12], "kind": [1.0, 2.0, None], "x": [0.5, 1, None]})
+    features = {"zone": "categorical", "kind": "categorical", "x": "numeric"}
+    table = conform(frame, "f.csv", features, [], int_categories=["zone", "kind"])
+    assert table.column("zone").type == pa.int64() and table.column("zone").to_pylist() == [3, None, 12]
+    assert table.column("kind").to_pylist() == [1, 2, None]
+    assert conform(frame.assign(zone=["3", "north", None]), "f.csv", features, [], ["zone"]).column("zone").type == pa.string()
+    inputs = model_inputs(table.to_batches()[0], features)
+    assert inputs["zone"].ravel().tolist() == ["3", "", "12"] and inputs["kind"].ravel().tolist() == ["1", "2", ""]
 
 
 def test_the_window_size_does_not_change_the_answers(pipeline, first_run, rows, tmp_path):

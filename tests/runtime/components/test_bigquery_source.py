@@ -147,3 +147,30 @@ def test_a_big_file_is_loaded_by_a_resumable_upload(bigquery, tmp_path):
     assert any(r["query"].get("uploadType") == "resumable" for r in bigquery.requests)
     with pytest.raises(ComponentError, match="is not <project>.<dataset>.<table>"):
         load_parquet("bigquery://lake.big", f"file://{path}")
+
+
+def test_a_retried_load_finds_its_job_instead_of_appending_again(bigquery, tmp_path):
+    import pyarrow.parquet as pq
+
+    from airflow_mlops.runtime.ml.bigquery_sink import load_parquet
+
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"request_id": ["a", "b", "c"], "prediction": ["x", "y", "x"]}), path)
+    for _ in range(2):  # the second attempt: BigQuery answers 409, the job is read back
+        load_parquet("bigquery://lake.scores.retried", f"file://{path}", job_id="airflow_mlops_job_1")
+    assert bigquery.tables["lake.scores.retried"].num_rows == 3
+    load_parquet("bigquery://lake.scores.retried", f"file://{path}", job_id="airflow_mlops_job_2")  # a new run appends
+    assert bigquery.tables["lake.scores.retried"].num_rows == 6
+
+
+def test_a_rate_limit_is_retried_and_a_refusal_is_not():
+    from google.api_core.exceptions import Forbidden
+
+    from airflow_mlops.runtime.ml.bigquery_source import mapped_errors
+
+    source = parse("bigquery://p.d.t")
+    with pytest.raises(ConnectionError, match="Exceeded rate limits"), mapped_errors(source):
+        raise Forbidden("x", errors=[{"reason": "rateLimitExceeded", "message": "Exceeded rate limits"}])
+    with pytest.raises(ComponentError) as caught, mapped_errors(source):
+        raise Forbidden("x", errors=[{"reason": "accessDenied", "message": "Access Denied: Table p:d.t"}])
+    assert caught.value.kind is ErrorKind.CONFIG and "BigQuery refused it: Access Denied" in caught.value.message
