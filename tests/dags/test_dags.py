@@ -48,7 +48,7 @@ def dag_bag(dag_folder: Path):
 
 
 def test_there_are_dag_files():
-    kinds = ("data_arrival", "monitoring", "promotion", "rollback", "training")
+    kinds = ("batch_prediction", "data_arrival", "monitoring", "promotion", "rollback", "training")
     assert [p.name for p in DAG_FILES] == [f"{pipeline}_{kind}.py" for pipeline in ("diabetes", "penguin") for kind in kinds]
 
 
