@@ -104,12 +104,20 @@ CONTROL_MIN_TESTS := $(filter-out tests/test_packaging.py,$(CONTROL_TESTS)) --ig
 # the slowest tests are listed after each suite (where the 30-minute budget goes)
 PYTEST_ARGS ?= --durations=12
 
-# The runtime suite and the lowest-Airflow control suite run side by side (different environments,
-# mostly one core each, and much of both is waiting on servers and subprocesses); each one's output
-# is shown whole when it ends. Then the control suite and lint.
-test: setup
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-runtime test-control-min
-	$(MAKE) --no-print-directory test-control lint
+# The three environments are built side by side. Then the runtime suite runs beside a lane of the
+# lowest-Airflow control suite, the control suite but its DAG runs, and lint (different environments,
+# mostly one core each, and much of it waiting on servers and subprocesses); each one's output is
+# shown whole when it ends. Then the DAG runs (tests/dags: airflow dags test, a real scheduler), alone.
+test:
+	$(MAKE) --no-print-directory -j2 setup $(AIRFLOW_MIN_VENV)/.installed
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-runtime test-control-lane
+	$(MAKE) --no-print-directory test-control-dags
+
+.PHONY: test-control-lane test-control-fast test-control-dags
+test-control-lane:
+	$(MAKE) --no-print-directory test-control-min
+	$(MAKE) --no-print-directory test-control-fast
+	$(MAKE) --no-print-directory lint
 
 # ruff (rules in pyproject.toml) on the whole tree, mypy on the contract, the artifact store and the
 # control plane ([tool.mypy] files); both from the control plane's env.
@@ -142,6 +150,14 @@ postgres:
 
 test-control: setup browser postgres
 	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_TESTS) $(PYTEST_ARGS)
+
+# make test runs the control suite in two parts: all but the DAG runs, then the DAG runs.
+CONTROL_DAG_TESTS := tests/dags
+test-control-fast: setup postgres
+	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(filter-out $(CONTROL_DAG_TESTS),$(CONTROL_TESTS)) $(PYTEST_ARGS)
+
+test-control-dags: setup browser postgres
+	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_DAG_TESTS) $(PYTEST_ARGS)
 
 test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
 	cd $(ROOT) && $(AIRFLOW_MIN_VENV)/bin/python -m pytest $(CONTROL_MIN_TESTS) $(PYTEST_ARGS)
