@@ -151,13 +151,16 @@ postgres:
 test-control: setup browser postgres
 	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_TESTS) $(PYTEST_ARGS)
 
-# make test runs the control suite in two parts: all but the DAG runs, then the DAG runs.
+# make test runs the control suite in two parts: beside the runtime suite, all but tests/dags and the
+# DAG runs that need no shared state (the examples, the local cloud, data arrival, the tutorial);
+# then the rest of tests/dags (penguin_training end to end, the real scheduler, the browser), alone.
 CONTROL_DAG_TESTS := tests/dags
+CONTROL_DAG_SIDE_TESTS := tests/dags/test_examples.py tests/dags/test_local_cloud.py tests/dags/test_data_arrival.py tests/dags/test_tutorial.py
 test-control-fast: setup postgres
-	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(filter-out $(CONTROL_DAG_TESTS),$(CONTROL_TESTS)) $(PYTEST_ARGS)
+	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(filter-out $(CONTROL_DAG_TESTS),$(CONTROL_TESTS)) $(CONTROL_DAG_SIDE_TESTS) $(PYTEST_ARGS)
 
 test-control-dags: setup browser postgres
-	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_DAG_TESTS) $(PYTEST_ARGS)
+	cd $(ROOT) && $(AIRFLOW_VENV)/bin/python -m pytest $(CONTROL_DAG_TESTS) $(addprefix --ignore=,$(CONTROL_DAG_SIDE_TESTS)) $(PYTEST_ARGS)
 
 test-control-min: setup $(AIRFLOW_MIN_VENV)/.installed
 	cd $(ROOT) && $(AIRFLOW_MIN_VENV)/bin/python -m pytest $(CONTROL_MIN_TESTS) $(PYTEST_ARGS)
